@@ -1,0 +1,156 @@
+/*
+ * The few system calls Node does not expose and the daemon needs:
+ *  - lockFile(fd): fcntl(F_SETLK, F_WRLCK) on the whole file, the pidfile lock upstream iSulad takes,
+ *    so our daemon and the C one refuse each other alike;
+ *  - notify(socketPath, message): one datagram on systemd's NOTIFY_SOCKET (unix datagram sockets are
+ *    not reachable from Node's dgram module);
+ *  - mkfifo(path, mode): FIFOs for container stdio (later issues).
+ * Errors come back as JS exceptions carrying errno's text and code.
+ */
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static napi_value throw_errno(napi_env env, const char *what, int err)
+{
+    char msg[256];
+    char code[32];
+    snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
+    snprintf(code, sizeof(code), "E%d", err);
+    switch (err) {
+    case EAGAIN: snprintf(code, sizeof(code), "EAGAIN"); break;
+    case EACCES: snprintf(code, sizeof(code), "EACCES"); break;
+    case ENOENT: snprintf(code, sizeof(code), "ENOENT"); break;
+    case EEXIST: snprintf(code, sizeof(code), "EEXIST"); break;
+    default: break;
+    }
+    napi_throw_error(env, code, msg);
+    return NULL;
+}
+
+static int get_string(napi_env env, napi_value v, char *buf, size_t len)
+{
+    size_t out = 0;
+    if (napi_get_value_string_utf8(env, v, buf, len, &out) != napi_ok || out >= len - 1) {
+        return -1;
+    }
+    return 0;
+}
+
+/* lockFile(fd: number): boolean  -- true when locked, false when another process holds it */
+static napi_value lock_file(napi_env env, napi_callback_info info)
+{
+    size_t argc = 1;
+    napi_value argv[1];
+    int32_t fd = -1;
+    napi_value result;
+    struct flock fl;
+
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+        napi_throw_type_error(env, NULL, "lockFile(fd) expects a file descriptor");
+        return NULL;
+    }
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(fd, F_SETLK, &fl) != 0) {
+        if (errno == EAGAIN || errno == EACCES) {
+            napi_get_boolean(env, false, &result);
+            return result;
+        }
+        return throw_errno(env, "fcntl", errno);
+    }
+    napi_get_boolean(env, true, &result);
+    return result;
+}
+
+/* notify(socketPath: string, message: string): void  -- sd_notify without libsystemd */
+static napi_value notify(napi_env env, napi_callback_info info)
+{
+    size_t argc = 2;
+    napi_value argv[2];
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+    char message[1024];
+    struct sockaddr_un addr;
+    socklen_t addr_len;
+    size_t path_len;
+    int fd;
+    ssize_t sent;
+
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (argc < 2 || get_string(env, argv[0], path, sizeof(path)) != 0 ||
+        get_string(env, argv[1], message, sizeof(message)) != 0) {
+        napi_throw_type_error(env, NULL, "notify(socketPath, message) expects two short strings");
+        return NULL;
+    }
+    path_len = strlen(path);
+    if (path_len == 0 || path_len >= sizeof(addr.sun_path)) {
+        napi_throw_range_error(env, NULL, "NOTIFY_SOCKET path is empty or too long");
+        return NULL;
+    }
+    memset(&addr, 0, sizeof(addr));
+    addr.sun_family = AF_UNIX;
+    memcpy(addr.sun_path, path, path_len);
+    if (path[0] == '@') {
+        addr.sun_path[0] = '\0'; /* abstract namespace */
+    }
+    addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + path_len);
+
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return throw_errno(env, "socket", errno);
+    }
+    sent = sendto(fd, message, strlen(message), MSG_NOSIGNAL, (struct sockaddr *)&addr, addr_len);
+    if (sent < 0) {
+        int err = errno;
+        close(fd);
+        return throw_errno(env, "sendto", err);
+    }
+    close(fd);
+    return NULL;
+}
+
+/* mkfifo(path: string, mode: number): void */
+static napi_value make_fifo(napi_env env, napi_callback_info info)
+{
+    size_t argc = 2;
+    napi_value argv[2];
+    char path[4096];
+    uint32_t mode = 0600;
+
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (argc < 1 || get_string(env, argv[0], path, sizeof(path)) != 0) {
+        napi_throw_type_error(env, NULL, "mkfifo(path, mode) expects a path");
+        return NULL;
+    }
+    if (argc > 1) {
+        napi_get_value_uint32(env, argv[1], &mode);
+    }
+    if (mkfifo(path, (mode_t)mode) != 0) {
+        return throw_errno(env, "mkfifo", errno);
+    }
+    return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports)
+{
+    napi_property_descriptor props[] = {
+        { "lockFile", NULL, lock_file, NULL, NULL, NULL, napi_enumerable, NULL },
+        { "notify", NULL, notify, NULL, NULL, NULL, napi_enumerable, NULL },
+        { "mkfifo", NULL, make_fifo, NULL, NULL, NULL, napi_enumerable, NULL },
+    };
+    napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+    return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

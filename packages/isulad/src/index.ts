@@ -1,0 +1,2 @@
+export { runDaemon } from './daemon/boot';
+export * from './config';
