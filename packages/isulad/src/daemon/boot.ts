@@ -145,8 +145,7 @@ export async function runDaemon(args: string[], env: NodeJS.ProcessEnv = process
     const [host, backingFs] = await Promise.all([readHostFacts(), backingFilesystem(config.graph)]);
     const ctx: DaemonContext = { config, constants: loaded.constants, logger, env, tmpdir, host, backingFs, counts: NO_COUNTS };
 
-    const onError = (err: unknown, method: string) => logger.error({ err }, `${method} failed`);
-    server.addService(toGrpcDefinition(containers.ContainerServiceDefinition), bindUnary(containers.ContainerServiceDefinition, containerService(ctx), onError));
+    server.addService(toGrpcDefinition(containers.ContainerServiceDefinition), bindUnary(containers.ContainerServiceDefinition, containerService(ctx), logger));
     // Registered now so every method answers UNIMPLEMENTED (not "unknown service") until its domain lands.
     server.addService(toGrpcDefinition(images.ImagesServiceDefinition), {});
     server.addService(toGrpcDefinition(volume.VolumeServiceDefinition), {});

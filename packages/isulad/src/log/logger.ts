@@ -1,5 +1,5 @@
-import { renameSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { LogLevel, LogOptions } from '../config';
 
@@ -25,10 +25,12 @@ export const DAEMON_LOG_FILE = 'isulad.log';
  * A size-rotated log file: `isulad.log`, `isulad.log.1` … `isulad.log.<max-file - 1>`. Writes go
  * through pino's asynchronous SonicBoom; only the rare rotation renames synchronously, so the
  * order of files stays exact. With max-file 1 the size limit does not apply (the spec says so).
+ * The live file is opened synchronously (so it always exists when a rotation renames it) and each
+ * rotation hands the old stream its own fd: what it still buffers drains into the renamed file.
  */
 export class RotatingFile {
   private size = 0;
-  private readonly boom: ReturnType<typeof pino.destination>;
+  private boom: ReturnType<typeof pino.destination>;
 
   constructor(
     readonly path: string,
@@ -36,7 +38,13 @@ export class RotatingFile {
     existingSize = 0,
   ) {
     this.size = existingSize;
-    this.boom = pino.destination({ dest: path, sync: false, mkdir: true, mode: opts.logFileMode, append: true });
+    mkdirSync(dirname(path), { recursive: true });
+    this.boom = this.open();
+  }
+
+  private open(): ReturnType<typeof pino.destination> {
+    const fd = openSync(this.path, 'a', this.opts.logFileMode);
+    return pino.destination({ dest: fd, sync: false });
   }
 
   write(chunk: string): boolean {
@@ -61,7 +69,9 @@ export class RotatingFile {
       }
     }
     renameSync(this.path, `${this.path}.1`);
-    this.boom.reopen(); // buffered lines land in .1, new ones in a fresh file
+    const old = this.boom;
+    this.boom = this.open(); // new lines go to a fresh file
+    old.end(); // buffered lines drain into .1 (the fd follows the rename), then it closes
     this.size = 0;
   }
 

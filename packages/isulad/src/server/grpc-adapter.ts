@@ -61,15 +61,21 @@ export function toGrpcDefinition(def: ServiceDefinition): grpc.ServiceDefinition
  * Binds unary implementations. An exception inside a handler becomes an INTERNAL status with the
  * message (the C client prints it); methods left out answer UNIMPLEMENTED through grpc-js.
  */
-export function bindUnary<D extends ServiceDefinition>(def: D, impl: UnaryImpl<D>, onError: (err: unknown, method: string) => void): grpc.UntypedServiceImplementation {
+export interface CallLog {
+  debug(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export function bindUnary<D extends ServiceDefinition>(def: D, impl: UnaryImpl<D>, log: CallLog): grpc.UntypedServiceImplementation {
   const out: grpc.UntypedServiceImplementation = {};
   for (const [key, handler] of Object.entries(impl) as [string, (req: unknown, ctx: CallContext) => Promise<unknown>][]) {
     const m = def.methods[key]!;
     out[key] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      log.debug({ rpc: `${def.fullName}/${m.name}`, peer: call.getPeer() }, 'rpc');
       handler(call.request, { metadata: call.metadata, peer: call.getPeer() }).then(
         (res) => callback(null, m.responseType.fromPartial(res)),
         (err: unknown) => {
-          onError(err, m.name);
+          log.error({ err, rpc: `${def.fullName}/${m.name}` }, 'rpc failed');
           callback({ code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) });
         },
       );
