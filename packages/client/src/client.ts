@@ -1,31 +1,34 @@
-import { containers } from '@isula/protocol';
+import { methodPath, type DeepPartial, type MethodDescriptor } from '@isula/protocol';
+import * as containers from '@isula/protocol/containers';
 import { resolveEndpoint, type ConnectOptions, type Endpoint } from './endpoint';
 import { DaemonError } from './errors';
 import { GrpcConnection, type Metadata } from './transport/grpc-http2';
 
-interface MessageCodec<T> {
-  encode(message: T): { finish(): Uint8Array };
-  decode(input: Uint8Array): T;
-  fromPartial(object: any): T;
+type MethodLike = Pick<MethodDescriptor<any, any>, 'path' | 'encode' | 'decode' | 'createRequest'> & {
+  requestStream: boolean;
+  responseStream: boolean;
+};
+type ReqOf<M> = M extends MethodDescriptor<infer Req, any> ? Req : never;
+type ResOf<M> = M extends MethodDescriptor<any, infer Res> ? Res : never;
+
+/** Codecs of one unary RPC, named by path: tree-shakes to just the messages a caller uses. */
+interface Unary<Req, Res> {
+  path: string;
+  request: { encode(m: Req): { finish(): Uint8Array }; fromPartial(o: any): Req };
+  response: { decode(b: Uint8Array): Res };
 }
-interface UnaryMethod<Req, Res> {
-  name: string;
-  requestType: MessageCodec<Req>;
-  responseType: MessageCodec<Res>;
-  requestStream: false;
-  responseStream: false;
-}
-interface ServiceDef {
-  fullName: string;
-  methods: Record<string, { name: string; requestStream: boolean; responseStream: boolean }>;
-}
-type UnaryKeys<D extends ServiceDef> = {
-  [K in keyof D['methods']]: D['methods'][K] extends { requestStream: false; responseStream: false } ? K : never;
-}[keyof D['methods']];
-type ReqOf<M> = M extends UnaryMethod<infer Req, any> ? Req : never;
-type ResOf<M> = M extends UnaryMethod<any, infer Res> ? Res : never;
-/** ts-proto's DeepPartial is not exported per message; a shallow partial is what callers pass. */
-type PartialReq<M> = Partial<ReqOf<M>>;
+
+const CONTAINERS = 'containers.ContainerService';
+const VERSION: Unary<containers.VersionRequest, containers.VersionResponse> = {
+  path: methodPath(CONTAINERS, 'Version'),
+  request: containers.VersionRequest,
+  response: containers.VersionResponse,
+};
+const INFO: Unary<containers.InfoRequest, containers.InfoResponse> = {
+  path: methodPath(CONTAINERS, 'Info'),
+  request: containers.InfoRequest,
+  response: containers.InfoResponse,
+};
 
 export type VersionInfo = containers.VersionResponse;
 export type DaemonInfo = containers.InfoResponse;
@@ -50,25 +53,28 @@ export class IsulaClient {
     this.conn = new GrpcConnection(this.endpoint);
   }
 
-  /** Any unary RPC of any service, by its generated definition; the answer is returned as is. */
-  async call<D extends ServiceDef, K extends UnaryKeys<D>>(
-    service: D,
-    method: K,
-    request: PartialReq<D['methods'][K]> = {},
-    metadata: Metadata = {},
-  ): Promise<ResOf<D['methods'][K]>> {
-    const m = service.methods[method as string] as unknown as UnaryMethod<ReqOf<D['methods'][K]>, ResOf<D['methods'][K]>>;
-    const bytes = m.requestType.encode(m.requestType.fromPartial(request)).finish();
-    const { message } = await this.conn.unary(`/${service.fullName}/${m.name}`, bytes, metadata);
-    return m.responseType.decode(message);
+  /**
+   * Any unary RPC by its descriptor from @isula/protocol (e.g. `ImagesService.methods.List`); the
+   * answer is returned as is, in-band `cc` included.
+   */
+  async call<M extends MethodLike>(method: M, request: DeepPartial<ReqOf<M>> = {} as DeepPartial<ReqOf<M>>, metadata: Metadata = {}): Promise<ResOf<M>> {
+    if (method.requestStream || method.responseStream) throw new TypeError(`${method.path} is a streaming RPC`);
+    const { message } = await this.conn.unary(method.path, method.encode(method.createRequest(request)), metadata);
+    return method.decode(message) as ResOf<M>;
+  }
+
+  private async unary<Req, Res>(rpc: Unary<Req, Res>, request: DeepPartial<Req>, metadata: Metadata = {}): Promise<Res> {
+    const bytes = rpc.request.encode(rpc.request.fromPartial(request)).finish();
+    const { message } = await this.conn.unary(rpc.path, bytes, metadata);
+    return rpc.response.decode(message);
   }
 
   version(): Promise<VersionInfo> {
-    return this.call(containers.ContainerServiceDefinition, 'version').then(checkInBand);
+    return this.unary(VERSION, {}).then(checkInBand);
   }
 
   info(): Promise<DaemonInfo> {
-    return this.call(containers.ContainerServiceDefinition, 'info').then(checkInBand);
+    return this.unary(INFO, {}).then(checkInBand);
   }
 
   close(): void {

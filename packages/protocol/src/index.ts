@@ -184,16 +184,16 @@ export function describeService<D extends GenericServiceDefinition>(def: D): Ser
   return { name: def.name, fullName: def.fullName, definition: def, methods: methods as MethodsOf<D> };
 }
 
-export const ContainerService: ServiceDescriptor<typeof containers.ContainerServiceDefinition> = describeService(
+export const ContainerService: ServiceDescriptor<typeof containers.ContainerServiceDefinition> = /* @__PURE__ */ describeService(
   containers.ContainerServiceDefinition,
 );
-export const ImagesService: ServiceDescriptor<typeof images.ImagesServiceDefinition> = describeService(
+export const ImagesService: ServiceDescriptor<typeof images.ImagesServiceDefinition> = /* @__PURE__ */ describeService(
   images.ImagesServiceDefinition,
 );
-export const VolumeService: ServiceDescriptor<typeof volume.VolumeServiceDefinition> = describeService(
+export const VolumeService: ServiceDescriptor<typeof volume.VolumeServiceDefinition> = /* @__PURE__ */ describeService(
   volume.VolumeServiceDefinition,
 );
-export const NetworkService: ServiceDescriptor<typeof network.NetworkServiceDefinition> = describeService(
+export const NetworkService: ServiceDescriptor<typeof network.NetworkServiceDefinition> = /* @__PURE__ */ describeService(
   network.NetworkServiceDefinition,
 );
 

@@ -2,12 +2,12 @@ import { chmod, chown, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ArgvError, isuladOptions, parseArgs, renderIsuladHelp } from '@isula/argv';
-import { containers, images, network, volume } from '@isula/protocol';
+import { ContainerService, ImagesService, NetworkService, VolumeService } from '@isula/protocol';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config';
 import { checkFlagHosts } from '../config/flags';
 import { createLogger, DAEMON_LOG_FILE, type LoggerSetup } from '../log/logger';
 import { lookupGroupId } from '../os/groups';
-import { bindUnary, toGrpcDefinition } from '../server/grpc-adapter';
+import { bindUnary, grpcDefinition } from '../server/grpc-adapter';
 import { bindListeners, removeSockets } from '../server/listeners';
 import { containerService } from '../server/services/container-service';
 import { buildInfo } from '../system/build-info';
@@ -145,11 +145,9 @@ export async function runDaemon(args: string[], env: NodeJS.ProcessEnv = process
     const [host, backingFs] = await Promise.all([readHostFacts(), backingFilesystem(config.graph)]);
     const ctx: DaemonContext = { config, constants: loaded.constants, logger, env, tmpdir, host, backingFs, counts: NO_COUNTS };
 
-    server.addService(toGrpcDefinition(containers.ContainerServiceDefinition), bindUnary(containers.ContainerServiceDefinition, containerService(ctx), logger));
+    server.addService(grpcDefinition(ContainerService), bindUnary(ContainerService, containerService(ctx), logger));
     // Registered now so every method answers UNIMPLEMENTED (not "unknown service") until its domain lands.
-    server.addService(toGrpcDefinition(images.ImagesServiceDefinition), {});
-    server.addService(toGrpcDefinition(volume.VolumeServiceDefinition), {});
-    server.addService(toGrpcDefinition(network.NetworkServiceDefinition), {});
+    for (const svc of [ImagesService, VolumeService, NetworkService]) server.addService(grpcDefinition(svc), {});
 
     unixPaths = await bindListeners(server, loaded.listeners, config, logger);
     installSignalHandlers(server, unixPaths, pidfile, log);

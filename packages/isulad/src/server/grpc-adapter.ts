@@ -1,28 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-
-/** The shape ts-proto's generic definitions give every message type. */
-export interface MessageType<T> {
-  encode(message: T): { finish(): Uint8Array };
-  decode(input: Uint8Array): T;
-  fromPartial(object: unknown): T;
-}
-
-export interface MethodDefinition {
-  name: string;
-  requestType: MessageType<any>;
-  responseType: MessageType<any>;
-  requestStream: boolean;
-  responseStream: boolean;
-}
-
-export interface ServiceDefinition {
-  name: string;
-  fullName: string;
-  methods: Record<string, MethodDefinition>;
-}
-
-type Req<M> = M extends { requestType: MessageType<infer T> } ? T : never;
-type Res<M> = M extends { responseType: MessageType<infer T> } ? T : never;
+import { toGrpcJsServiceDefinition, type DeepPartial, type MethodDescriptor, type ServiceDescriptor } from '@isula/protocol';
 
 /** What a handler sees of the call besides the request: who called and with which headers. */
 export interface CallContext {
@@ -30,52 +7,39 @@ export interface CallContext {
   peer: string;
 }
 
-/** Unary handlers return a (partial) response; in-band errors travel as `cc` + `errmsg` like upstream. */
-export type UnaryImpl<D extends ServiceDefinition> = {
-  [K in keyof D['methods']]?: D['methods'][K]['requestStream'] extends false
-    ? D['methods'][K]['responseStream'] extends false
-      ? (request: Req<D['methods'][K]>, ctx: CallContext) => Promise<Partial<Res<D['methods'][K]>>>
-      : never
+/** Unary handlers keyed by upstream RPC name; in-band errors travel as `cc` + `errmsg` like upstream. */
+export type UnaryImpl<S extends ServiceDescriptor> = {
+  [K in keyof S['methods']]?: S['methods'][K] extends MethodDescriptor<infer Req, infer Res, false, false>
+    ? (request: Req, ctx: CallContext) => Promise<DeepPartial<Res>>
     : never;
 };
 
-/** Translates a ts-proto generic definition into grpc-js's service description (paths and codecs). */
-export function toGrpcDefinition(def: ServiceDefinition): grpc.ServiceDefinition {
-  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
-  for (const [key, m] of Object.entries(def.methods)) {
-    out[key] = {
-      path: `/${def.fullName}/${m.name}`,
-      requestStream: m.requestStream,
-      responseStream: m.responseStream,
-      originalName: key,
-      requestSerialize: (v: unknown) => Buffer.from(m.requestType.encode(v).finish()),
-      requestDeserialize: (b: Buffer) => m.requestType.decode(b),
-      responseSerialize: (v: unknown) => Buffer.from(m.responseType.encode(v).finish()),
-      responseDeserialize: (b: Buffer) => m.responseType.decode(b),
-    };
-  }
-  return out as grpc.ServiceDefinition;
+export interface CallLog {
+  debug(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** The grpc-js service description of one of our services. */
+export function grpcDefinition(svc: ServiceDescriptor): grpc.ServiceDefinition {
+  return toGrpcJsServiceDefinition(svc) as unknown as grpc.ServiceDefinition;
 }
 
 /**
  * Binds unary implementations. An exception inside a handler becomes an INTERNAL status with the
  * message (the C client prints it); methods left out answer UNIMPLEMENTED through grpc-js.
  */
-export interface CallLog {
-  debug(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
-export function bindUnary<D extends ServiceDefinition>(def: D, impl: UnaryImpl<D>, log: CallLog): grpc.UntypedServiceImplementation {
+export function bindUnary<S extends ServiceDescriptor>(svc: S, impl: UnaryImpl<S>, log: CallLog): grpc.UntypedServiceImplementation {
   const out: grpc.UntypedServiceImplementation = {};
-  for (const [key, handler] of Object.entries(impl) as [string, (req: unknown, ctx: CallContext) => Promise<unknown>][]) {
-    const m = def.methods[key]!;
-    out[key] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      log.debug({ rpc: `${def.fullName}/${m.name}`, peer: call.getPeer() }, 'rpc');
+  const methods = svc.methods as Record<string, MethodDescriptor<unknown, unknown>>;
+  for (const [name, handler] of Object.entries(impl) as [string, (req: unknown, ctx: CallContext) => Promise<unknown>][]) {
+    const m = methods[name];
+    if (!m) throw new Error(`${svc.fullName} has no method ${name}`);
+    out[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      log.debug({ rpc: m.path, peer: call.getPeer() }, 'rpc');
       handler(call.request, { metadata: call.metadata, peer: call.getPeer() }).then(
-        (res) => callback(null, m.responseType.fromPartial(res)),
+        (res) => callback(null, m.createResponse(res as DeepPartial<unknown>)),
         (err: unknown) => {
-          log.error({ err, rpc: `${def.fullName}/${m.name}` }, 'rpc failed');
+          log.error({ err, rpc: m.path }, 'rpc failed');
           callback({ code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) });
         },
       );

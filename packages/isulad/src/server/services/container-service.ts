@@ -1,20 +1,19 @@
 import { hostname } from 'node:os';
-import { containers } from '@isula/protocol';
+import type { ContainerService } from '@isula/protocol';
 import type { DaemonContext } from '../../daemon/context';
 import { buildInfo } from '../../system/build-info';
 import { maskProxy, proxyEnv } from '../../system/info';
 import type { UnaryImpl } from '../grpc-adapter';
 
-type Def = typeof containers.ContainerServiceDefinition;
 
 /** containers.ContainerService: the system RPCs for now; container lifecycle arrives with its domain. */
-export function containerService(ctx: DaemonContext): UnaryImpl<Def> {
+export function containerService(ctx: DaemonContext): UnaryImpl<typeof ContainerService> {
   return {
-    async version() {
+    async Version() {
       const b = buildInfo();
       return { version: b.version, gitCommit: b.gitCommit, buildTime: b.buildTime, rootPath: ctx.config.graph, cc: 0, errmsg: '' };
     },
-    async info() {
+    async Info() {
       const c = ctx.counts.containers();
       const { config, host, env } = ctx;
       return {

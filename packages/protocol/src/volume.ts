@@ -1,0 +1,3 @@
+// Messages of the `volume` proto package alone: importing this instead of the index lets a bundler keep
+// only the messages a caller uses (the CLI's start time depends on it).
+export * from './gen/volumes/volumes';
