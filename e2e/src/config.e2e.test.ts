@@ -201,3 +201,33 @@ describe('bad flags', () => {
     expect(r.stderr.trim()).toBe('unresolved arguments: extra;\trun `isulad --help` for help.');
   });
 });
+
+describe('hook-spec', () => {
+  it('must be an absolute path to a regular file holding valid OCI hooks', async () => {
+    const rel = await refused({ daemonJson: { 'hook-spec': 'hooks.json' } });
+    expect(rel.stderr.trim()).toBe('Hook path "hooks.json" must be an absolute path');
+    const missing = await refused({ daemonJson: { 'hook-spec': '/nonexistent/hooks.json' } });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toMatch(/^Stat hook spec file failed: ENOENT/);
+    const dir = await refused({ daemonJson: { 'hook-spec': '/tmp' } });
+    expect(dir.stderr.trim()).toBe('Hook spec file must be a regular text file');
+  });
+
+  it('a valid hook spec is accepted', async () => {
+    const d = track(
+      await startDaemon({
+        prepare: [`printf '%s' '{"prestart":[{"path":"/bin/true","args":["true"],"timeout":5}]}' > /etc/isulad/hooks.json`],
+        daemonJson: { 'hook-spec': '/etc/isulad/hooks.json' },
+      }),
+    );
+    expect((await d.isula(['version'])).code).toBe(0);
+  });
+
+  it('a hook without an absolute path is refused', async () => {
+    const r = await refused({
+      prepare: [`printf '%s' '{"poststop":[{"path":"true"}]}' > /etc/isulad/hooks.json`],
+      daemonJson: { 'hook-spec': '/etc/isulad/hooks.json' },
+    });
+    expect(r.stderr.trim()).toBe('Invalid hook-spec file(/etc/isulad/hooks.json) in server conf: hook path "true" must be absolute');
+  });
+});

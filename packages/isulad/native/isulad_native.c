@@ -4,7 +4,9 @@
  *    so our daemon and the C one refuse each other alike;
  *  - notify(socketPath, message): one datagram on systemd's NOTIFY_SOCKET (unix datagram sockets are
  *    not reachable from Node's dgram module);
- *  - mkfifo(path, mode): FIFOs for container stdio (later issues).
+ *  - mkfifo(path, mode): FIFOs for container stdio;
+ *  - mknod(path, mode, major, minor): overlay whiteouts are character devices 0:0;
+ *  - lsetxattr(path, name, value): overlay opaque directories (trusted.overlay.opaque=y).
  * Errors come back as JS exceptions carrying errno's text and code.
  */
 #define _GNU_SOURCE
@@ -17,23 +19,18 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static napi_value throw_errno(napi_env env, const char *what, int err)
 {
     char msg[256];
-    char code[32];
+    const char *name = strerrorname_np(err); /* "EPERM", like Node's own error codes */
+
     snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
-    snprintf(code, sizeof(code), "E%d", err);
-    switch (err) {
-    case EAGAIN: snprintf(code, sizeof(code), "EAGAIN"); break;
-    case EACCES: snprintf(code, sizeof(code), "EACCES"); break;
-    case ENOENT: snprintf(code, sizeof(code), "ENOENT"); break;
-    case EEXIST: snprintf(code, sizeof(code), "EEXIST"); break;
-    default: break;
-    }
-    napi_throw_error(env, code, msg);
+    napi_throw_error(env, name != NULL ? name : "EUNKNOWN", msg);
     return NULL;
 }
 
@@ -142,12 +139,68 @@ static napi_value make_fifo(napi_env env, napi_callback_info info)
     return NULL;
 }
 
+/* mknod(path: string, mode: number, major: number, minor: number): void */
+static napi_value make_node(napi_env env, napi_callback_info info)
+{
+    size_t argc = 4;
+    napi_value argv[4];
+    char path[4096];
+    uint32_t mode = 0, major = 0, minor = 0;
+
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (argc < 4 || get_string(env, argv[0], path, sizeof(path)) != 0 ||
+        napi_get_value_uint32(env, argv[1], &mode) != napi_ok || napi_get_value_uint32(env, argv[2], &major) != napi_ok ||
+        napi_get_value_uint32(env, argv[3], &minor) != napi_ok) {
+        napi_throw_type_error(env, NULL, "mknod(path, mode, major, minor) expects a path and three numbers");
+        return NULL;
+    }
+    if (mknod(path, (mode_t)mode, makedev(major, minor)) != 0) {
+        return throw_errno(env, "mknod", errno);
+    }
+    return NULL;
+}
+
+/* lsetxattr(path: string, name: string, value: Buffer|string): void */
+static napi_value set_xattr(napi_env env, napi_callback_info info)
+{
+    size_t argc = 3;
+    napi_value argv[3];
+    char path[4096];
+    char name[256];
+    char text[4096];
+    void *data = NULL;
+    size_t len = 0;
+    bool is_buffer = false;
+
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (argc < 3 || get_string(env, argv[0], path, sizeof(path)) != 0 || get_string(env, argv[1], name, sizeof(name)) != 0) {
+        napi_throw_type_error(env, NULL, "lsetxattr(path, name, value) expects strings");
+        return NULL;
+    }
+    napi_is_buffer(env, argv[2], &is_buffer);
+    if (is_buffer) {
+        napi_get_buffer_info(env, argv[2], &data, &len);
+    } else {
+        if (napi_get_value_string_utf8(env, argv[2], text, sizeof(text), &len) != napi_ok) {
+            napi_throw_type_error(env, NULL, "lsetxattr value must be a Buffer or a string");
+            return NULL;
+        }
+        data = text;
+    }
+    if (lsetxattr(path, name, data, len, 0) != 0) {
+        return throw_errno(env, "lsetxattr", errno);
+    }
+    return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
     napi_property_descriptor props[] = {
         { "lockFile", NULL, lock_file, NULL, NULL, NULL, napi_enumerable, NULL },
         { "notify", NULL, notify, NULL, NULL, NULL, napi_enumerable, NULL },
         { "mkfifo", NULL, make_fifo, NULL, NULL, NULL, napi_enumerable, NULL },
+        { "mknod", NULL, make_node, NULL, NULL, NULL, napi_enumerable, NULL },
+        { "lsetxattr", NULL, set_xattr, NULL, NULL, NULL, napi_enumerable, NULL },
     };
     napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
     return exports;

@@ -200,11 +200,17 @@ export function parseConstantsJson(text: string, file: string): { defaultHost?: 
   } catch (err) {
     throw new ConfigError(`Load isulad daemon constants failed: ${file}: ${(err as Error).message}`);
   }
-  const o = obj('daemon_constants', doc);
-  const res: { defaultHost?: string; registryTransformation?: Record<string, string> } = {};
-  if (o['default-host'] !== undefined) res.defaultHost = str('default-host', o['default-host']);
-  if (o['registry-transformation'] !== undefined) {
-    res.registryTransformation = strMap('registry-transformation', o['registry-transformation']);
+  try {
+    const o = obj('daemon_constants', doc);
+    const res: { defaultHost?: string; registryTransformation?: Record<string, string> } = {};
+    if (o['default-host'] !== undefined) res.defaultHost = str('default-host', o['default-host']);
+    if (o['registry-transformation'] !== undefined) {
+      res.registryTransformation = strMap('registry-transformation', o['registry-transformation']);
+    }
+    return res;
+  } catch (err) {
+    // the type checks speak of daemon.json; name the file that is actually wrong
+    const detail = (err as Error).message.replace(/^Load isulad json config failed: /, '');
+    throw new ConfigError(`Load isulad daemon constants failed: ${file}: ${detail}`);
   }
-  return res;
 }

@@ -11,7 +11,8 @@ export function defaultConfig(env: NodeJS.ProcessEnv = process.env): DaemonConfi
   const truthy = (v: string | undefined) => v !== undefined && v !== '' && v !== '0';
   return {
     hosts: [],
-    group: 'isula',
+    // The spec's --help and daemon.json example name the socket group `isulad`.
+    group: 'isulad',
     graph: '/var/lib/isulad',
     state: '/var/run/isulad',
     pidfile: '/var/run/isulad.pid',

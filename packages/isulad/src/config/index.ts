@@ -3,15 +3,19 @@ import { applyDaemonJson, parseConstantsJson } from './daemon-json';
 import { DAEMON_CONSTANTS_PATH, DAEMON_JSON_PATH, defaultConfig, defaultConstants } from './defaults';
 import { applyFlags, type FlagValues } from './flags';
 import type { HostAddress } from './hosts';
+import { loadHookSpec, type OciHooks } from './hook-spec';
 import { mergeExclusive, validateConfig } from './validate';
 import { ConfigError, type DaemonConfig, type DaemonConstants } from './types';
 
 export * from './types';
+export type { OciHooks, OciHook } from './hook-spec';
 export { parseHost, type HostAddress } from './hosts';
 export { DAEMON_JSON_PATH, DAEMON_CONSTANTS_PATH, DEFAULT_UNIX_HOST } from './defaults';
 
 export interface LoadedConfig {
   config: DaemonConfig;
+  /** The parsed `hook-spec` file, applied to every container (empty when none is configured). */
+  hooks: OciHooks;
   constants: DaemonConstants;
   listeners: HostAddress[];
   /** daemon.json keys that were not understood: logged as a warning once logging runs. */
@@ -52,6 +56,7 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
   const flags = applyFlags(config, opts.flags);
   const listeners = mergeExclusive(config, flags, file);
   validateConfig(config);
+  const hooks = config.hookSpec !== '' ? await loadHookSpec(config.hookSpec) : {};
 
   const constants = defaultConstants();
   const constantsPath = opts.constantsPath ?? DAEMON_CONSTANTS_PATH;
@@ -63,5 +68,5 @@ export async function loadConfig(opts: LoadOptions): Promise<LoadedConfig> {
     if (parsed.defaultHost !== undefined) constants.defaultHost = parsed.defaultHost;
     if (parsed.registryTransformation !== undefined) constants.registryTransformation = parsed.registryTransformation;
   }
-  return { config, constants, listeners, unknownKeys: file.unknownKeys };
+  return { config, hooks, constants, listeners, unknownKeys: file.unknownKeys };
 }

@@ -69,7 +69,10 @@ const SYSLOG_FACILITIES = [
 /** Parses one `--container-log-opts k=v` (exit 125 on malformed input, as upstream). */
 export function splitContainerLogOpt(arg: string): [string, string] {
   const eq = arg.indexOf('=');
-  if (eq <= 0 || eq === arg.length - 1) throw new ConfigError(`Invalid input arguments: ${arg}`, 125);
+  // exactly one '=' (upstream splits on every '=' and wants two parts)
+  if (eq <= 0 || eq === arg.length - 1 || arg.indexOf('=', eq + 1) !== -1) {
+    throw new ConfigError(`Invalid input arguments: ${arg}`, 125);
+  }
   const key = arg.slice(0, eq);
   if (!CONTAINER_LOG_KEYS.includes(key)) throw new ConfigError(`Unsupport container log key: ${key}`, 125);
   return [key, arg.slice(eq + 1)];

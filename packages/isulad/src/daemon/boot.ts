@@ -125,7 +125,7 @@ export async function runDaemon(args: string[], env: NodeJS.ProcessEnv = process
     server.forceShutdown();
     await removeSockets(unixPaths);
     pidfile.release();
-    log?.flush();
+    await log?.flush();
   };
 
   try {
@@ -177,7 +177,7 @@ function installSignalHandlers(server: grpc.Server, unixPaths: string[], pidfile
       await removeSockets(unixPaths);
       pidfile.release();
       log.logger.info('isulad stopped');
-      log.flush();
+      await log.flush();
       process.exit(0);
     });
   };
@@ -188,10 +188,11 @@ function installSignalHandlers(server: grpc.Server, unixPaths: string[], pidfile
   process.on('uncaughtException', (err) => {
     log.logger.fatal({ err }, 'uncaught exception, isulad exits');
     server.forceShutdown();
-    void removeSockets(unixPaths).finally(() => {
-      pidfile.release();
-      log.flush();
-      process.exit(1);
-    });
+    void removeSockets(unixPaths)
+      .then(() => {
+        pidfile.release();
+        return log.flush();
+      })
+      .finally(() => process.exit(1));
   });
 }

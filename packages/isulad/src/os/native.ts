@@ -5,6 +5,10 @@ export interface NativeAddon {
   /** Sends one datagram to a unix datagram socket (systemd's NOTIFY_SOCKET; '@' = abstract). */
   notify(socketPath: string, message: string): void;
   mkfifo(path: string, mode: number): void;
+  /** mknod(2); overlay whiteouts are character devices 0:0. */
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  /** lsetxattr(2), e.g. trusted.overlay.opaque=y on an opaque directory. */
+  lsetxattr(path: string, name: string, value: Buffer | string): void;
 }
 
 let addon: NativeAddon | undefined;

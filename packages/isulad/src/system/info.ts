@@ -24,7 +24,7 @@ async function readOr(path: string, fallback: string): Promise<string> {
 export function prettyName(osRelease: string): string {
   const m = /^PRETTY_NAME=(.*)$/m.exec(osRelease);
   if (!m) return 'Linux';
-  return m[1]!.trim().replace(/^"(.*)"$/, '$1');
+  return m[1]!.trim().replace(/^(["'])(.*)\1$/, '$2'); // os-release(5) allows either quote
 }
 
 /** `Hugepagesize:       2048 kB` → `2048kB`. */
