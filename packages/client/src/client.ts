@@ -1,5 +1,6 @@
 import { methodPath, type DeepPartial, type MethodDescriptor } from '@isula/protocol';
 import * as containers from '@isula/protocol/containers';
+import * as images from '@isula/protocol/images';
 import { resolveEndpoint, type ConnectOptions, type Endpoint } from './endpoint';
 import { DaemonError } from './errors';
 import { GrpcConnection, type Metadata } from './transport/grpc-http2';
@@ -19,6 +20,19 @@ interface Unary<Req, Res> {
 }
 
 const CONTAINERS = 'containers.ContainerService';
+const IMAGES = 'images.ImagesService';
+
+function rpc<Req, Res>(service: string, method: string, request: Unary<Req, Res>['request'], response: Unary<Req, Res>['response']): Unary<Req, Res> {
+  return { path: methodPath(service, method), request, response };
+}
+
+const IMAGE_LIST = rpc(IMAGES, 'List', images.ListImagesRequest, images.ListImagesResponse);
+const IMAGE_DELETE = rpc(IMAGES, 'Delete', images.DeleteImageRequest, images.DeleteImageResponse);
+const IMAGE_TAG = rpc(IMAGES, 'Tag', images.TagImageRequest, images.TagImageResponse);
+const IMAGE_INSPECT = rpc(IMAGES, 'Inspect', images.InspectImageRequest, images.InspectImageResponse);
+const IMAGE_LOAD = rpc(IMAGES, 'Load', images.LoadImageRequest, images.LoadImageResponse);
+const IMAGE_IMPORT = rpc(IMAGES, 'Import', images.ImportRequest, images.ImportResponse);
+const CONTAINER_INSPECT = rpc(CONTAINERS, 'Inspect', containers.InspectContainerRequest, containers.InspectContainerResponse);
 const VERSION: Unary<containers.VersionRequest, containers.VersionResponse> = {
   path: methodPath(CONTAINERS, 'Version'),
   request: containers.VersionRequest,
@@ -75,6 +89,38 @@ export class IsulaClient {
 
   info(): Promise<DaemonInfo> {
     return this.unary(INFO, {}).then(checkInBand);
+  }
+
+  /** Images, one entry per name (a dangling image has one entry with an empty name). */
+  listImages(filters: Record<string, string> = {}): Promise<images.Image[]> {
+    return this.unary(IMAGE_LIST, { filters }).then(checkInBand).then((r) => r.images);
+  }
+
+  removeImage(name: string, force = false): Promise<void> {
+    return this.unary(IMAGE_DELETE, { name, force }).then(checkInBand).then(() => undefined);
+  }
+
+  tagImage(source: string, target: string): Promise<void> {
+    return this.unary(IMAGE_TAG, { srcName: source, destName: target }).then(checkInBand).then(() => undefined);
+  }
+
+  /** The image's inspect JSON text (`{"image": {...}}`). */
+  inspectImage(id: string, timeoutSeconds = 120): Promise<string> {
+    return this.unary(IMAGE_INSPECT, { id, bformat: false, timeout: timeoutSeconds }).then(checkInBand).then((r) => r.ImageJSON);
+  }
+
+  /** Loads a docker-save or OCI archive the daemon can read at `file` (an absolute path on its host). */
+  loadImage(file: string, tag = ''): Promise<void> {
+    return this.unary(IMAGE_LOAD, { file, type: 'oci', tag }).then(checkInBand).then(() => undefined);
+  }
+
+  importImage(file: string, tag: string): Promise<string> {
+    return this.unary(IMAGE_IMPORT, { file, tag }).then(checkInBand).then((r) => r.id);
+  }
+
+  /** The container's inspect JSON text. */
+  inspectContainer(id: string, timeoutSeconds = 120): Promise<string> {
+    return this.unary(CONTAINER_INSPECT, { id, bformat: false, timeout: timeoutSeconds }).then(checkInBand).then((r) => r.ContainerJSON);
   }
 
   close(): void {

@@ -1,20 +1,10 @@
-import { Cli } from 'clipanion';
 import { findIsulaCommand, isulaCommandGroups, isulaGroupHelp, isulaTopLevelHelp } from '@isula/argv';
 import { buildInfo } from './build-info';
-import type { CommandClass } from 'clipanion';
-import type { IsulaCommand } from './command-base';
-import InfoCommand from './commands/info';
-import { pendingCommands } from './commands/pending';
-import VersionCommand from './commands/version';
-
-/** Every command class; the not-yet-landed ones come from the pending list. */
-function commands(): (typeof IsulaCommand)[] {
-  return [VersionCommand, InfoCommand, ...pendingCommands()];
-}
 
 /**
  * `isula <command> [options] [args]`. Global options are not accepted before the command (upstream
- * rule): the first word picks the command, management commands take a second word.
+ * rule): the first word picks the command, management commands take a second word. Help, version
+ * and unknown commands are answered here; only a real command loads clipanion and the client.
  */
 export async function main(argv: string[]): Promise<number> {
   const out = process.stdout;
@@ -45,10 +35,6 @@ export async function main(argv: string[]): Promise<number> {
     out.write(`isula: command "${first}" not found\nrun \`isula --help\` for a list of sub-commands\n`);
     return 1;
   }
-  const cli = new Cli({ binaryName: 'isula', binaryVersion: buildInfo.version, enableColors: false });
-  for (const c of commands()) {
-    const paths = (c as unknown as { paths: string[][] }).paths;
-    if (paths.some((p) => p.join(' ') === path.join(' '))) cli.register(c as unknown as CommandClass);
-  }
-  return cli.run([...path, ...argv.slice(path.length)], Cli.defaultContext);
+  const { runCommand } = await import('./cli.js');
+  return runCommand(path, argv.slice(path.length));
 }

@@ -8,11 +8,10 @@ import { UsageError } from '../render/errors';
  * not available, exit 1. A command leaves this list when it gets its own file.
  */
 export const PENDING: Record<string, string> = {
-  pull: 'images', images: 'images', load: 'images', import: 'images', tag: 'images', rmi: 'images',
-  login: 'images', logout: 'images', search: 'images',
+  pull: 'images', login: 'images', logout: 'images', search: 'images',
   create: 'containers', run: 'containers', start: 'containers', stop: 'containers', kill: 'containers',
   rm: 'containers', restart: 'containers', pause: 'containers', unpause: 'containers', rename: 'containers',
-  wait: 'containers', inspect: 'containers', ps: 'containers', logs: 'containers', top: 'containers',
+  wait: 'containers', ps: 'containers', logs: 'containers', top: 'containers',
   stats: 'containers', update: 'containers', export: 'containers', cp: 'containers', events: 'containers',
   'volume ls': 'containers', 'volume rm': 'containers', 'volume prune': 'containers',
   attach: 'interactive I/O', exec: 'interactive I/O',

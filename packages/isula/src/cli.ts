@@ -1,0 +1,30 @@
+import { Cli, type CommandClass } from 'clipanion';
+import { buildInfo } from './build-info';
+import type { IsulaCommand } from './command-base';
+import { pendingCommands } from './commands/pending';
+
+/** Each command module's default export is its class. */
+type Loader = () => Promise<{ default: unknown }>;
+
+/** The commands that have their own file, loaded on demand: a run pays only for its own command. */
+const COMMANDS: Record<string, Loader> = {
+  version: () => import('./commands/version.js'),
+  info: () => import('./commands/info.js'),
+  images: () => import('./commands/images.js'),
+  rmi: () => import('./commands/rmi.js'),
+  tag: () => import('./commands/tag.js'),
+  load: () => import('./commands/load.js'),
+  import: () => import('./commands/import.js'),
+  inspect: () => import('./commands/inspect.js'),
+};
+
+/** Routes `path` (one or two words) through clipanion to its command class. */
+export async function runCommand(path: string[], rest: string[]): Promise<number> {
+  const name = path.join(' ');
+  const loader = COMMANDS[name];
+  const command = loader ? ((await loader()).default as typeof IsulaCommand) : pendingCommands().find((c) => (c as unknown as { paths: string[][] }).paths[0]!.join(' ') === name);
+  if (!command) throw new Error(`no command class for "${name}"`);
+  const cli = new Cli({ binaryName: 'isula', binaryVersion: buildInfo.version, enableColors: false });
+  cli.register(command as unknown as CommandClass);
+  return cli.run([...path, ...rest], Cli.defaultContext);
+}
