@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const ISULA = process.env.ISULA_BIN ?? join(REPO, 'packages/isula/dist/isula.js');
-export const ISULAD = process.env.ISULAD_BIN ?? join(REPO, 'packages/isulad/dist/main.js');
+export const ISULAD = process.env.ISULAD_BIN ?? join(REPO, 'packages/isulad/dist/isulad.js');
 
 export interface RunResult {
   code: number | null;

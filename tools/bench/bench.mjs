@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
 const ISULA = process.env.ISULA_BIN ?? path.join(REPO, 'packages/isula/dist/isula.js');
-const ISULAD = process.env.ISULAD_BIN ?? path.join(REPO, 'packages/isulad/dist/main.js');
+const ISULAD = process.env.ISULAD_BIN ?? path.join(REPO, 'packages/isulad/dist/isulad.js');
 const CLIENT_PKG = path.join(REPO, 'packages/client');
 const RESULTS_DIR = path.join(HERE, 'results');
 

@@ -38,7 +38,7 @@ READY_TIMEOUT=15
 NODE_RANGE='>=20.19 <21'   # package.json "engines"
 
 ISULA_JS=$REPO/packages/isula/dist/isula.js
-ISULAD_JS=$REPO/packages/isulad/dist/main.js
+ISULAD_JS=$REPO/packages/isulad/dist/isulad.js
 NATIVE_ADDON=$REPO/packages/isulad/native/build/Release/isulad_native.node
 
 # ---------------------------------------------------------------------------------------------------

@@ -32,6 +32,9 @@ const IMAGE_TAG = rpc(IMAGES, 'Tag', images.TagImageRequest, images.TagImageResp
 const IMAGE_INSPECT = rpc(IMAGES, 'Inspect', images.InspectImageRequest, images.InspectImageResponse);
 const IMAGE_LOAD = rpc(IMAGES, 'Load', images.LoadImageRequest, images.LoadImageResponse);
 const IMAGE_IMPORT = rpc(IMAGES, 'Import', images.ImportRequest, images.ImportResponse);
+const IMAGE_LOGIN = rpc(IMAGES, 'Login', images.LoginRequest, images.LoginResponse);
+const IMAGE_LOGOUT = rpc(IMAGES, 'Logout', images.LogoutRequest, images.LogoutResponse);
+const IMAGE_PULL_PATH = methodPath(IMAGES, 'PullImage');
 const CONTAINER_INSPECT = rpc(CONTAINERS, 'Inspect', containers.InspectContainerRequest, containers.InspectContainerResponse);
 const VERSION: Unary<containers.VersionRequest, containers.VersionResponse> = {
   path: methodPath(CONTAINERS, 'Version'),
@@ -116,6 +119,35 @@ export class IsulaClient {
 
   importImage(file: string, tag: string): Promise<string> {
     return this.unary(IMAGE_IMPORT, { file, tag }).then(checkInBand).then((r) => r.id);
+  }
+
+  /**
+   * Pulls an image; `onProgress` receives each progress message (JSON decoded) the daemon streams.
+   * Resolves with the image reference the daemon stored.
+   */
+  async pullImage(name: string, onProgress?: (progress: unknown) => void): Promise<string> {
+    const req = images.PullImageRequest.encode(images.PullImageRequest.fromPartial({ image: { image: name }, isProgressVisible: onProgress !== undefined })).finish();
+    let ref = '';
+    await this.conn.serverStream(IMAGE_PULL_PATH, req, (msg) => {
+      const m = images.PullImageResponse.decode(msg);
+      if (m.imageRef) ref = m.imageRef;
+      if (onProgress && m.progressData.length > 0) {
+        try {
+          onProgress(JSON.parse(m.progressData.toString('utf8')));
+        } catch {
+          /* not ours to render */
+        }
+      }
+    });
+    return ref;
+  }
+
+  login(server: string, username: string, password: string): Promise<void> {
+    return this.unary(IMAGE_LOGIN, { server, username, password, type: 'oci' }).then(checkInBand).then(() => undefined);
+  }
+
+  logout(server: string): Promise<void> {
+    return this.unary(IMAGE_LOGOUT, { server, type: 'oci' }).then(checkInBand).then(() => undefined);
   }
 
   /** The container's inspect JSON text. */

@@ -180,6 +180,65 @@ export class GrpcConnection {
     });
   }
 
+  /**
+   * One request, a stream of responses: `onMessage` sees each message as it arrives (backpressure
+   * is the stream's own); resolves with the trailers once the call ends with OK.
+   */
+  serverStream(path: string, request: Uint8Array, onMessage: (message: Buffer) => void, metadata: Metadata = {}): Promise<{ trailers: IncomingHttpHeaders }> {
+    return new Promise((resolve, reject) => {
+      let stream: ClientHttp2Stream;
+      try {
+        stream = this.start(path, metadata);
+      } catch (err) {
+        reject(new ConnectError((err as Error).message));
+        return;
+      }
+      const decoder = new FrameDecoder();
+      let headers: IncomingHttpHeaders = {};
+      let trailers: IncomingHttpHeaders = {};
+      let answered = false;
+      let failed = false;
+      stream.on('response', (h) => {
+        answered = true;
+        headers = h;
+      });
+      stream.on('data', (chunk: Buffer) => {
+        if (failed) return;
+        try {
+          for (const m of decoder.push(chunk)) onMessage(m);
+        } catch (err) {
+          failed = true;
+          stream.close(h2.NGHTTP2_CANCEL);
+          reject(err);
+        }
+      });
+      stream.on('trailers', (t) => {
+        trailers = t;
+      });
+      stream.on('error', (err: NodeJS.ErrnoException) => {
+        reject(answered ? new RpcError(GrpcStatus.UNAVAILABLE, err.message) : new ConnectError(err.message, err.code));
+      });
+      stream.on('close', () => {
+        if (failed) return;
+        if (!answered) {
+          reject(new ConnectError('connection closed before the daemon answered'));
+          return;
+        }
+        const status = statusOf(trailers) ?? statusOf(headers);
+        if (!status) {
+          reject(new RpcError(GrpcStatus.INTERNAL, 'the daemon closed the call without a gRPC status'));
+          return;
+        }
+        if (status.code !== GrpcStatus.OK) {
+          reject(new RpcError(status.code, status.message));
+          return;
+        }
+        resolve({ trailers });
+      });
+      stream.end(frame(request));
+    });
+  }
+
   close(): void {
     this.session?.close();
     this.session = undefined;

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
 /** The daemon's small native addon (native/isulad_native.c): calls Node does not offer. */
 export interface NativeAddon {
   /** fcntl(F_SETLK, F_WRLCK) over the whole file; false when another process holds the lock. */
@@ -13,8 +16,14 @@ export interface NativeAddon {
 
 let addon: NativeAddon | undefined;
 
+const ADDON = 'native/build/Release/isulad_native.node';
+
 export function native(): NativeAddon {
-  // Resolved from dist/os/ (compiled) to the package's native/build output.
-  addon ??= require('../../native/build/Release/isulad_native.node') as NativeAddon;
+  // The bundle runs from dist/, the compiled files from dist/os/: the addon sits at the package root.
+  if (!addon) {
+    const dir = [join(__dirname, '..'), join(__dirname, '..', '..')].find((d) => existsSync(join(d, ADDON)));
+    if (!dir) throw new Error(`the isulad native addon (${ADDON}) is not built`);
+    addon = require(join(dir, ADDON)) as NativeAddon;
+  }
   return addon;
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface BuildInfo {
@@ -13,7 +13,9 @@ let cached: BuildInfo | undefined;
 export function buildInfo(): BuildInfo {
   if (cached) return cached;
   try {
-    cached = JSON.parse(readFileSync(join(__dirname, '..', 'build-info.json'), 'utf8')) as BuildInfo;
+    // dist/build-info.json, next to the bundle (dist/) or above the compiled files (dist/system/).
+    const file = [join(__dirname, 'build-info.json'), join(__dirname, '..', 'build-info.json')].find((f) => existsSync(f));
+    cached = JSON.parse(readFileSync(file ?? '', 'utf8')) as BuildInfo;
   } catch {
     cached = { version: '0.0.0', gitCommit: 'unknown', buildTime: 'unknown' };
   }

@@ -1,0 +1,35 @@
+// Bundles the daemon into one file: loading grpc-js, pino and our packages file by file costs
+// ~120 ms of module resolution at every start; one bundle parses in a fraction of that and keeps
+// fewer module objects alive. Native addons stay outside (better-sqlite3, our own addon).
+import { build } from 'esbuild';
+import { chmodSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const packages = join(dirname(fileURLToPath(import.meta.url)), '..');
+const workspaceSources = {
+  name: 'workspace-sources',
+  setup(b) {
+    b.onResolve({ filter: /^@isula\/(argv|protocol)(\/[a-z]+)?$/ }, (args) => {
+      const [, pkg, sub] = /^@isula\/([a-z]+)(?:\/([a-z]+))?$/.exec(args.path);
+      return { path: join(packages, pkg, 'src', `${sub ?? 'index'}.ts`) };
+    });
+  },
+};
+
+await build({
+  entryPoints: ['src/main.ts'],
+  outfile: 'dist/isulad.js',
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  keepNames: true,
+  sourcemap: true,
+  legalComments: 'none',
+  external: ['better-sqlite3'],
+  plugins: [workspaceSources],
+  logLevel: 'error',
+});
+chmodSync('dist/isulad.js', 0o755);
