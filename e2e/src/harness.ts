@@ -33,6 +33,7 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
       clearTimeout(timer);
       resolveRun({ code, signal, stdout, stderr });
     });
+    child.stdin.on('error', () => undefined); // a command that exits without reading its input
     child.stdin.end(opts.input ?? '');
   });
 }
@@ -121,7 +122,11 @@ export class TestDaemon {
     // `{dir}` in an argument stands for this daemon's private directory.
     const args = (opts.args ?? []).map((a) => a.replaceAll('{dir}', this.dir));
     if (!opts.defaultPaths) {
-      args.push('-g', join(this.dir, 'graph'), '-S', join(this.dir, 'state'), '-p', join(this.dir, 'isulad.pid'));
+      // A test's own -g/-S/-p win; the rest default into the test directory.
+      const given = (short: string, long: string) => args.includes(short) || args.includes(long);
+      if (!given('-g', '--graph')) args.push('-g', join(this.dir, 'graph'));
+      if (!given('-S', '--state')) args.push('-S', join(this.dir, 'state'));
+      if (!given('-p', '--pidfile')) args.push('-p', join(this.dir, 'isulad.pid'));
       if (!opts.noHostFlag) args.push('-H', `unix://${this.sock}`);
     }
     const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;

@@ -16,6 +16,9 @@ const COMMANDS: Record<string, Loader> = {
   load: () => import('./commands/load.js'),
   import: () => import('./commands/import.js'),
   inspect: () => import('./commands/inspect.js'),
+  pull: () => import('./commands/pull.js'),
+  login: () => import('./commands/login.js'),
+  logout: () => import('./commands/logout.js'),
 };
 
 /** Routes `path` (one or two words) through clipanion to its command class. */

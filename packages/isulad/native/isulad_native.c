@@ -6,11 +6,14 @@
  *    not reachable from Node's dgram module);
  *  - mkfifo(path, mode): FIFOs for container stdio;
  *  - mknod(path, mode, major, minor): overlay whiteouts are character devices 0:0;
- *  - lsetxattr(path, name, value): overlay opaque directories (trusted.overlay.opaque=y).
+ *  - lsetxattr(path, name, value): overlay opaque directories (trusted.overlay.opaque=y);
+ *  - lgetxattr(path, name): reads one back (layer checks, tests);
+ *  - direntTypes(dir): whether readdir reports d_type (overlay2's backing-filesystem check).
  * Errors come back as JS exceptions carrying errno's text and code.
  */
 #define _GNU_SOURCE
 #include <node_api.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -193,6 +196,69 @@ static napi_value set_xattr(napi_env env, napi_callback_info info)
     return NULL;
 }
 
+/* lgetxattr(path: string, name: string): Buffer | null  -- null when the attribute is not set */
+static napi_value get_xattr(napi_env env, napi_callback_info info)
+{
+    size_t argc = 2;
+    napi_value argv[2];
+    char path[4096];
+    char name[256];
+    char value[65536];
+    ssize_t len;
+    napi_value result;
+    void *data = NULL;
+
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (argc < 2 || get_string(env, argv[0], path, sizeof(path)) != 0 || get_string(env, argv[1], name, sizeof(name)) != 0) {
+        napi_throw_type_error(env, NULL, "lgetxattr(path, name) expects strings");
+        return NULL;
+    }
+    len = lgetxattr(path, name, value, sizeof(value));
+    if (len < 0) {
+        if (errno == ENODATA) {
+            napi_get_null(env, &result);
+            return result;
+        }
+        return throw_errno(env, "lgetxattr", errno);
+    }
+    napi_create_buffer_copy(env, (size_t)len, value, &data, &result);
+    return result;
+}
+
+/*
+ * direntTypes(dir: string): boolean  -- true when readdir(3) reports d_type for every entry of `dir`
+ * (Node's readdir withFileTypes silently lstat()s DT_UNKNOWN entries, so it cannot tell).
+ */
+static napi_value dirent_types(napi_env env, napi_callback_info info)
+{
+    size_t argc = 1;
+    napi_value argv[1];
+    char path[4096];
+    DIR *dir;
+    struct dirent *ent;
+    bool ok = true;
+    napi_value result;
+
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (argc < 1 || get_string(env, argv[0], path, sizeof(path)) != 0) {
+        napi_throw_type_error(env, NULL, "direntTypes(dir) expects a path");
+        return NULL;
+    }
+    dir = opendir(path);
+    if (dir == NULL) {
+        return throw_errno(env, "opendir", errno);
+    }
+    while ((ent = readdir(dir)) != NULL) {
+        if (ent->d_type == DT_UNKNOWN) {
+            ok = false;
+            break;
+        }
+    }
+    closedir(dir);
+    napi_get_boolean(env, ok, &result);
+    return result;
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
     napi_property_descriptor props[] = {
@@ -201,6 +267,8 @@ static napi_value init(napi_env env, napi_value exports)
         { "mkfifo", NULL, make_fifo, NULL, NULL, NULL, napi_enumerable, NULL },
         { "mknod", NULL, make_node, NULL, NULL, NULL, napi_enumerable, NULL },
         { "lsetxattr", NULL, set_xattr, NULL, NULL, NULL, napi_enumerable, NULL },
+        { "lgetxattr", NULL, get_xattr, NULL, NULL, NULL, napi_enumerable, NULL },
+        { "direntTypes", NULL, dirent_types, NULL, NULL, NULL, napi_enumerable, NULL },
     };
     napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
     return exports;

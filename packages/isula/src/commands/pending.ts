@@ -8,7 +8,7 @@ import { UsageError } from '../render/errors';
  * not available, exit 1. A command leaves this list when it gets its own file.
  */
 export const PENDING: Record<string, string> = {
-  pull: 'images', login: 'images', logout: 'images', search: 'images',
+  search: 'images',
   create: 'containers', run: 'containers', start: 'containers', stop: 'containers', kill: 'containers',
   rm: 'containers', restart: 'containers', pause: 'containers', unpause: 'containers', rename: 'containers',
   wait: 'containers', ps: 'containers', logs: 'containers', top: 'containers',

@@ -7,12 +7,14 @@ import { ConfigError, loadConfig, type LoadedConfig } from '../config';
 import { checkFlagHosts } from '../config/flags';
 import { createLogger, DAEMON_LOG_FILE, type LoggerSetup } from '../log/logger';
 import { lookupGroupId } from '../os/groups';
-import { bindUnary, grpcDefinition } from '../server/grpc-adapter';
+import { bindServerStream, bindUnary, grpcDefinition } from '../server/grpc-adapter';
 import { bindListeners, removeSockets } from '../server/listeners';
 import { containerService } from '../server/services/container-service';
+import { imagesService, imagesStreams } from '../server/services/images-service';
 import { buildInfo } from '../system/build-info';
-import { backingFilesystem, readHostFacts } from '../system/info';
+import { readHostFacts } from '../system/info';
 import { NO_COUNTS, type DaemonContext } from './context';
+import { openEngine, type Engine } from './engine';
 import { notifyReady, notifyStopping } from './notify';
 import { PidFile } from './pidfile';
 import { prepareTmpdir, tmpdirBase } from './tmpdir';
@@ -119,11 +121,13 @@ export async function runDaemon(args: string[], env: NodeJS.ProcessEnv = process
   }
 
   let log: LoggerSetup | undefined;
+  let engine: Engine | undefined;
   let unixPaths: string[] = [];
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
   const cleanup = async () => {
     server.forceShutdown();
     await removeSockets(unixPaths);
+    await engine?.close().catch(() => undefined);
     pidfile.release();
     await log?.flush();
   };
@@ -142,15 +146,24 @@ export async function runDaemon(args: string[], env: NodeJS.ProcessEnv = process
       await prepareTmpdir(config.graph).catch((err: Error) => logger.warn(err.message));
     }
 
-    const [host, backingFs] = await Promise.all([readHostFacts(), backingFilesystem(config.graph)]);
-    const ctx: DaemonContext = { config, constants: loaded.constants, logger, env, tmpdir, host, backingFs, counts: NO_COUNTS };
+    const host = await readHostFacts();
+    engine = await openEngine({ config, constants: loaded.constants, tmpdir, logger });
+    if (config.imageLayerCheck) await engine.images.checkLayers();
+    const images = engine.images;
+    const counts = { ...NO_COUNTS, images: () => images.count() };
+    const ctx: DaemonContext = { config, constants: loaded.constants, logger, env, tmpdir, host, counts, storageStatus: engine.driver.status() };
 
     server.addService(grpcDefinition(ContainerService), bindUnary(ContainerService, containerService(ctx), logger));
+    const imageDeps = { images, puller: engine.puller, registry: engine.registry, auths: engine.auths };
+    server.addService(grpcDefinition(ImagesService), {
+      ...bindUnary(ImagesService, imagesService(imageDeps), logger),
+      ...bindServerStream(ImagesService, imagesStreams(imageDeps), logger),
+    });
     // Registered now so every method answers UNIMPLEMENTED (not "unknown service") until its domain lands.
-    for (const svc of [ImagesService, VolumeService, NetworkService]) server.addService(grpcDefinition(svc), {});
+    for (const svc of [VolumeService, NetworkService]) server.addService(grpcDefinition(svc), {});
 
     unixPaths = await bindListeners(server, loaded.listeners, config, logger);
-    installSignalHandlers(server, unixPaths, pidfile, log);
+    installSignalHandlers(server, unixPaths, pidfile, log, engine);
     notifyReady(env);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     logger.info(`iSulad successfully booted in ${seconds.toFixed(3)} s`);
@@ -164,7 +177,7 @@ export async function runDaemon(args: string[], env: NodeJS.ProcessEnv = process
   }
 }
 
-function installSignalHandlers(server: grpc.Server, unixPaths: string[], pidfile: PidFile, log: LoggerSetup): void {
+function installSignalHandlers(server: grpc.Server, unixPaths: string[], pidfile: PidFile, log: LoggerSetup, engine: Engine): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -175,6 +188,7 @@ function installSignalHandlers(server: grpc.Server, unixPaths: string[], pidfile
     server.tryShutdown(async () => {
       clearTimeout(force);
       await removeSockets(unixPaths);
+      await engine.close().catch((err: Error) => log.logger.error(`closing the engine: ${err.message}`));
       pidfile.release();
       log.logger.info('isulad stopped');
       await log.flush();

@@ -17,9 +17,9 @@ export interface DaemonContext {
   /** `<ISULAD_TMPDIR or graph>/isulad_tmpdir`, wiped at every start. */
   tmpdir: string;
   host: HostFacts;
-  /** Backing filesystem of the graph root, for `Storage Driver` status lines. */
-  backingFs: string;
   counts: EngineCounts;
+  /** The graph driver's own status lines (`Backing Filesystem`, `Supports d_type`...). */
+  storageStatus: Array<[string, string]>;
 }
 
 export const NO_COUNTS: EngineCounts = {

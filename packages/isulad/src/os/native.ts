@@ -12,6 +12,10 @@ export interface NativeAddon {
   mknod(path: string, mode: number, major: number, minor: number): void;
   /** lsetxattr(2), e.g. trusted.overlay.opaque=y on an opaque directory. */
   lsetxattr(path: string, name: string, value: Buffer | string): void;
+  /** lgetxattr(2); null when the attribute is not set (ENODATA). */
+  lgetxattr(path: string, name: string): Buffer | null;
+  /** Whether readdir(3) reports d_type for every entry of `dir` (overlay2 needs it; Node hides DT_UNKNOWN). */
+  direntTypes(dir: string): boolean;
 }
 
 let addon: NativeAddon | undefined;

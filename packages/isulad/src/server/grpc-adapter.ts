@@ -84,7 +84,8 @@ export function bindServerStream<S extends ServiceDescriptor>(svc: S, impl: Serv
           const trailers = new grpc.Metadata();
           trailers.set('cc', String((err as { cc?: number }).cc ?? 5));
           trailers.set('errmsg', message);
-          call.destroy(Object.assign(new Error(message), { code: grpc.status.UNKNOWN, details: message, metadata: trailers }));
+          // grpc-js turns an 'error' event into the call's final status (destroy() would hang the client).
+          call.emit('error', Object.assign(new Error(message), { code: grpc.status.UNKNOWN, details: message, metadata: trailers }));
         },
       );
     }) as grpc.handleServerStreamingCall<unknown, unknown>;

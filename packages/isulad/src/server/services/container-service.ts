@@ -40,8 +40,7 @@ export function containerService(ctx: DaemonContext): UnaryImpl<typeof Container
         httpsProxy: maskProxy(proxyEnv(env, 'HTTPS_PROXY')),
         noProxy: proxyEnv(env, 'NO_PROXY'),
         driverName: config.storageDriver,
-        // d_type and quota lines join when the overlay2 driver checks them (images issue).
-        driverStatus: `Backing Filesystem: ${ctx.backingFs}\n`,
+        driverStatus: ctx.storageStatus.map(([k, v]) => `${k}: ${v}\n`).join(''),
       };
     },
   };

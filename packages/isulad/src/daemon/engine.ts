@@ -1,0 +1,65 @@
+import { join } from 'node:path';
+import type { DaemonConfig, DaemonConstants } from '../config';
+import { AuthStore } from '../image/auths';
+import { Images } from '../image/images';
+import { Puller } from '../image/pull';
+import { plainHttpMirrors } from '../image/reference';
+import { RegistryClient } from '../image/registry/client';
+import { ImageStore } from '../image/store';
+import type { DaemonLogger } from '../log/logger';
+import { MetadataDb } from '../metadata/db';
+import { createDriver, type GraphDriver } from '../storage/driver';
+import { LayerStore } from '../storage/layer-store';
+import { buildInfo } from '../system/build-info';
+
+/** The stateful domains, opened once at boot in dependency order and closed in reverse. */
+export interface Engine {
+  meta: MetadataDb;
+  driver: GraphDriver;
+  layers: LayerStore;
+  images: Images;
+  puller: Puller;
+  registry: RegistryClient;
+  auths: AuthStore;
+  close(): Promise<void>;
+}
+
+export interface EngineOptions {
+  config: DaemonConfig;
+  constants: DaemonConstants;
+  tmpdir: string;
+  logger: DaemonLogger;
+}
+
+export async function openEngine({ config, constants, tmpdir, logger }: EngineOptions): Promise<Engine> {
+  const meta = MetadataDb.open(join(config.graph, 'isulad.db'));
+  const driver = await createDriver(config.storageDriver, { graph: config.graph, runDir: config.state, options: config.storageOpts, logger });
+  const layers = await LayerStore.open({ graph: config.graph, state: config.state, driver, db: meta, tmpdir, logger });
+  const store = new ImageStore(meta);
+  const images = new Images({ store, layers, constants, tmpdir, logger });
+  const auths = new AuthStore(join(config.graph, 'auths'));
+  const registry = new RegistryClient({
+    // http:// mirrors can only be reached over plain http.
+    insecureRegistries: [...config.insecureRegistries, ...plainHttpMirrors(config.registryMirrors)],
+    constants,
+    skipVerifyEnforce: config.insecureSkipVerifyEnforce,
+    certsDir: '/etc/isulad/certs.d',
+    credentials: (host) => auths.get(host),
+    logger,
+    userAgent: `isulad/${buildInfo().version}`,
+  });
+  const puller = new Puller({ images, layers, registry, constants, mirrors: config.registryMirrors, tmpdir, logger });
+  return {
+    meta,
+    driver,
+    layers,
+    images,
+    puller,
+    registry,
+    auths,
+    async close() {
+      await driver.cleanup();
+      meta.close();
+    },
+  };
+}

@@ -1,0 +1,11 @@
+export { RegistryClient, DEFAULT_PLATFORM, readLimited, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES } from './client';
+export type { RegistryClientOptions, ResolvedImage, LayerDescriptor, BlobSource, BlobDescriptor, RegistryLogger } from './client';
+export { RegistryError, describeErrorBody } from './errors';
+export type { Credentials, Challenge } from './auth';
+export { parseWwwAuthenticate, TokenCache } from './auth';
+export { parseManifest, selectPlatform, formatPlatform } from './manifest';
+export type { Descriptor, Platform, PlatformDescriptor, ParsedManifest } from './manifest';
+export { MediaTypes, MANIFEST_ACCEPT, layerCompression, isForeignLayer } from './media-types';
+export type { LayerCompression } from './media-types';
+export { DEFAULT_CERTS_DIR, isInsecureRegistry, loadHostTls } from './tls';
+export { DigestVerifier, digestOf } from './verify';
