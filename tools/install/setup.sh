@@ -338,13 +338,32 @@ show_logs() {
   done
 }
 
+# A running isulad built from other sources than this checkout's build is restarted, so the setup's
+# main job runs against the code just built (KillMode=process: containers keep running across it).
+BUILT_AT=$(node -e "process.stdout.write(require('$REPO/packages/isulad/dist/build-info.json').buildTime)")
+stale_daemon() {
+  local served
+  served=$("$ISULA" version 2>/dev/null | awk -F'\t' '/^Server:/ { s = 1 } s && /Built:/ { print $2; exit }')
+  [ -n "$served" ] && [ "$served" != "$BUILT_AT" ]
+}
+
 # The readiness check talks to the default socket (unix:///var/run/isulad.sock); keep it among the
 # listeners if you change hosts, or set ISULAD_HOST for isula.
+if ! is_systemd && pid=$(running_pid) && stale_daemon; then
+  info "isulad pid $pid runs an older build: stopping it to start this one"
+  kill -TERM "$pid"
+  for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$pid" 2>/dev/null || die "isulad pid $pid did not stop within 15 s"
+fi
 if is_systemd; then
   systemctl daemon-reload
   if systemctl is-active --quiet isulad; then
     info "isulad.service is already active (main pid $(systemctl show -p MainPID --value isulad))"
     systemctl enable isulad >/dev/null 2>&1
+    if stale_daemon; then
+      info "it runs an older build: systemctl restart isulad"
+      systemctl restart isulad || die "systemctl restart isulad failed"
+    fi
   else
     T_START=$(now_us)
     systemctl enable --now isulad || {
@@ -362,8 +381,7 @@ if is_systemd; then
   [ -z "${T_START:-}" ] || info "start-to-ready: $(fmt_secs $(($(now_us) - T_START))) s"
 elif pid=$(running_pid); then
   if wait_ready "$READY_TIMEOUT" "$pid"; then
-    info "isulad already running (pid $pid) and answering: not starting another"
-    info "it keeps running the code it was started with; restart it (uninstall.sh, then setup.sh) to use a new build"
+    info "isulad already running (pid $pid), this build, answering: not starting another"
   else
     show_logs
     die "isulad pid $pid (from $PIDFILE) is alive but 'isula version' does not answer"
@@ -421,20 +439,20 @@ bash "$REPO/tools/images/make-pause.sh" "$IMAGES_DIR" | sed 's/^/    /'
 WRITTEN+=("$IMAGES_DIR/busybox.tar" "$IMAGES_DIR/busybox-oci/" "$IMAGES_DIR/pause.tar" "$IMAGES_DIR/pause-oci/")
 info "image files: $IMAGES_DIR/busybox.tar (docker-save) and $IMAGES_DIR/busybox-oci (OCI layout),"
 info "             $IMAGES_DIR/pause.tar and $IMAGES_DIR/pause-oci"
-if "$ISULA" load --help >/dev/null 2>&1 && "$ISULA" images >/dev/null 2>&1; then
-  info "isula load -i $IMAGES_DIR/busybox.tar"
-  "$ISULA" load -i "$IMAGES_DIR/busybox.tar" | sed 's/^/    /' || die "isula load -i $IMAGES_DIR/busybox.tar failed"
-else
-  info "not loaded: this isulad has no image store yet. \`isula load -i $IMAGES_DIR/busybox.tar\`"
-  info "arrives with the images issue; setup.sh loads it by itself once 'isula images' works."
-fi
+# Loading again is harmless: same config digest, same layers, the tag points where it did.
+for tar in busybox.tar pause.tar; do
+  info "isula load -i $IMAGES_DIR/$tar"
+  "$ISULA" load -i "$IMAGES_DIR/$tar" | sed 's/^/    /' || die "isula load -i $IMAGES_DIR/$tar failed"
+done
 
 # ---------------------------------------------------------------------------------------------------
-step "(i) isula version / isula info"
+step "(i) main job: isula version, isula info, isula images"
 
 "$ISULA" version || die "isula version failed"
 echo
 "$ISULA" info || die "isula info failed"
+echo
+"$ISULA" images || die "isula images failed"
 
 end_step
 echo
