@@ -213,10 +213,14 @@ export class Images {
     const created = parseCreated(cfg.created);
     let size = 0;
     for (const l of layerIds) size += this.deps.layers.get(l)?.size ?? 0;
-    const { created: isNew } = this.deps.store.put({
-      id, config: configRaw, layers: layerIds, size, createdSeconds: created.seconds, createdNanos: created.nanos, names, digests,
-    });
-    if (isNew) for (const l of layerIds) await this.deps.layers.addRef(l);
+    // The layer references are taken in the image's own transaction: a crash can never leave an
+    // image whose layers the next start would prune as unreferenced.
+    this.deps.store.put(
+      { id, config: configRaw, layers: layerIds, size, createdSeconds: created.seconds, createdNanos: created.nanos, names, digests },
+      () => {
+        for (const l of layerIds) this.deps.layers.addRef(l);
+      },
+    );
     return this.deps.store.get(id)!;
   }
 

@@ -139,7 +139,11 @@ export class ImageStore {
    * transaction. Returns whether the image row is new: the caller then holds one reference on each
    * of its layers for it.
    */
-  put(image: Omit<ImageRecord, 'names' | 'digests' | 'broken' | 'loaded'> & { names: string[]; digests: string[] }): { created: boolean; orphaned: RemovedImage[] } {
+  put(
+    image: Omit<ImageRecord, 'names' | 'digests' | 'broken' | 'loaded'> & { names: string[]; digests: string[] },
+    /** Runs inside the same transaction when the image row is new (take the layer references there). */
+    onCreate: () => void = () => undefined,
+  ): { created: boolean } {
     const db = this.meta.db;
     return this.meta.transaction(() => {
       let created = false;
@@ -149,11 +153,12 @@ export class ImageStore {
         );
         const add = db.prepare('INSERT INTO image_layers (image_id, position, layer_id) VALUES (?, ?, ?)');
         image.layers.forEach((layer, i) => add.run(image.id, i, layer));
+        onCreate();
         created = true;
       }
       for (const name of image.names) db.prepare('INSERT INTO image_names (name, image_id) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id').run(name, image.id);
       for (const name of image.digests) db.prepare('INSERT INTO image_digests (name, image_id) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id').run(name, image.id);
-      return { created, orphaned: [] };
+      return { created };
     });
   }
 

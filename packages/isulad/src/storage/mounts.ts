@@ -39,7 +39,7 @@ export function readMountsSync(): MountInfo[] {
 /** The mount that holds `path` (an absolute, symlink-free path): the longest mount point prefix, last one wins. */
 export function mountOf(mounts: MountInfo[], path: string): MountInfo | undefined {
   let best: MountInfo | undefined;
-  for (const m of mounts) {
+  for (const m of visibleMounts(mounts)) {
     const mp = m.mountPoint;
     const inside = mp === '/' || path === mp || path.startsWith(`${mp}/`);
     if (inside && (!best || mp.length >= best.mountPoint.length)) best = m;
@@ -47,8 +47,26 @@ export function mountOf(mounts: MountInfo[], path: string): MountInfo | undefine
   return best;
 }
 
+/**
+ * The mounts one can see: a mount on a directory hides every earlier mount at or below it (a new
+ * namespace inherits the host's mounts, and a tmpfs put over /var/lib hides the host's mounts
+ * under it while /proc/self/mountinfo still lists them). mountinfo lists mounts in mount order.
+ */
+export function visibleMounts(mounts: MountInfo[]): MountInfo[] {
+  const visible: MountInfo[] = [];
+  for (const m of mounts) {
+    const mp = m.mountPoint;
+    for (let i = visible.length - 1; i >= 0; i--) {
+      const v = visible[i]!.mountPoint;
+      if (mp !== '/' && (v === mp || v.startsWith(`${mp}/`))) visible.splice(i, 1);
+    }
+    visible.push(m);
+  }
+  return visible;
+}
+
 export function isMountPoint(mounts: MountInfo[], path: string): boolean {
-  return mounts.some((m) => m.mountPoint === path);
+  return visibleMounts(mounts).some((m) => m.mountPoint === path);
 }
 
 /** Runs mount(8)/umount(8) (Node has no mount(2)); rejects with the tool's own message. */

@@ -58,6 +58,15 @@ describe('overlay2 init', () => {
     expect(mountsUnder(root)).toEqual([]);
   });
 
+  it('removes dangling short links at start', async () => {
+    const d = await driver(['overlay2.skip_mount_home=true']);
+    await d.create('base', null);
+    const { symlinkSync } = await import('node:fs');
+    symlinkSync('../gone/diff', join(d.home, 'l', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'));
+    await driver(['overlay2.skip_mount_home=true']);
+    expect(readdirSync(join(d.home, 'l'))).toEqual([readFileSync(join(d.home, 'base/link'), 'utf8')]);
+  });
+
   it('overlay2.skip_mount_home=true leaves home alone', async () => {
     await driver(['overlay2.skip_mount_home=true']);
     expect(mountsUnder(root)).toEqual([]);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { pack } from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { native } from '../os/native';
 import { applyTar, LayerApplyError, normalizeEntryName } from './tar-apply';
@@ -154,6 +155,78 @@ describe('applyTar: ordinary content', () => {
     expect(lstatSync(join(dest, 'f')).isFile()).toBe(true);
     expect(readFileSync(join(outside, 'sentinel'), 'utf8')).toBe('keep me\n');
     assertNothingOutside();
+  });
+
+  it('later entries win over earlier ones whose metadata is still being applied', async () => {
+    const entries: Parameters<typeof makeTar>[0] = [];
+    for (let i = 0; i < 100; i++) entries.push({ name: `d/f${i}`, mode: 0o755, uid: 1, gid: 1, content: `one ${i}` });
+    for (let i = 0; i < 100; i += 2) entries.push({ name: `d/f${i}`, mode: 0o600, uid: 2, gid: 2, content: `two ${i}` });
+    for (let i = 1; i < 100; i += 4) entries.push({ name: `d/f${i}`, type: 'symlink', linkname: `f${i - 1}` });
+    for (let i = 3; i < 100; i += 4) entries.push({ name: `d/h${i}`, type: 'link', linkname: `d/f${i}` });
+    await applyTar(chunked(await makeTar(entries), 1000), dest);
+    for (let i = 0; i < 100; i++) {
+      const p = join(dest, `d/f${i}`);
+      const st = lstatSync(p);
+      if (i % 2 === 0) {
+        expect([readFileSync(p, 'utf8'), st.mode & 0o7777, st.uid]).toEqual([`two ${i}`, 0o600, 2]);
+      } else if (i % 4 === 1) {
+        expect(readlinkSync(p)).toBe(`f${i - 1}`);
+      } else {
+        expect([readFileSync(p, 'utf8'), st.mode & 0o7777, st.uid, st.nlink]).toEqual([`one ${i}`, 0o755, 1, 2]);
+      }
+    }
+  });
+
+  it.skipIf(!isRoot)('file capabilities survive the ownership change (xattrs after chown), binary bytes intact', async () => {
+    // VFS_CAP_REVISION_2, effective, permitted = cap_setuid (7, byte 0x80) | cap_net_raw (13).
+    const cap = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x80, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const pax = paxRecord('SCHILY.xattr.security.capability', cap);
+    const content = Buffer.from('ping\n');
+    const file = ustarHeader('bin/ping', '0', content.length, 0o755);
+    file.write('0001750\0', 108, 'latin1'); // uid 1000
+    file.write('0001750\0', 116, 'latin1');
+    file.write('        ', 148, 'latin1');
+    let sum = 0;
+    for (const b of file) sum += b;
+    file.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    const tar = Buffer.concat([ustarHeader('PaxHeaders/ping', 'x', pax.length), padded(pax), file, padded(content), Buffer.alloc(1024)]);
+    await applyTar(Readable.from([tar]), dest);
+    const st = lstatSync(join(dest, 'bin/ping'));
+    expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([1000, 1000, 0o755]);
+    expect(native().lgetxattr(join(dest, 'bin/ping'), 'security.capability')).toEqual(cap);
+  });
+
+  it('a security.* xattr the kernel refuses only warns', async () => {
+    const { logger, lines } = captureLogger();
+    const tar = await makeTar([{ name: 'f', content: 'f', pax: { 'SCHILY.xattr.security.capability': 'not a capability' } }]);
+    await applyTar(Readable.from([tar]), dest, { logger });
+    expect(readFileSync(join(dest, 'f'), 'utf8')).toBe('f');
+    expect(lines.some((l) => /layer entry "f": xattr security.capability not applied/.test(l.msg))).toBe(true);
+  });
+
+  it('streams: a 128 MiB file goes through without being held in memory', async () => {
+    const size = 128 * 1024 * 1024;
+    const p = pack();
+    const body = p.entry({ name: 'big', size, mode: 0o644 });
+    const zeros = Buffer.alloc(1024 * 1024);
+    void (async () => {
+      for (let sent = 0; sent < size; sent += zeros.length) {
+        if (!body.write(zeros)) await new Promise((r) => body.once('drain', r));
+      }
+      body.end();
+      p.finalize();
+    })();
+    let peak = 0;
+    const base = process.memoryUsage().arrayBuffers;
+    const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers - base)), 5);
+    try {
+      const res = await applyTar(Readable.from(p as unknown as AsyncIterable<Buffer>), dest);
+      expect(res.size).toBe(size);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(statSync(join(dest, 'big')).size).toBe(size);
+    expect(peak).toBeLessThan(48 * 1024 * 1024);
   });
 
   it('skips device nodes with a warning when not privileged', async () => {

@@ -105,6 +105,7 @@ export async function applyTar(stream: Readable, dest: string, opts: ApplyTarOpt
   const tap = new PaxXattrTap();
   const extractor = tarExtract();
   let failure: Error | undefined;
+  let current: Promise<void> = Promise.resolve();
   // Entry events, not the async iterator: tar-stream's iterator costs ~0.2 ms per entry.
   const done = new Promise<void>((resolve, reject) => {
     const fail = (err: Error) => {
@@ -121,7 +122,8 @@ export async function applyTar(stream: Readable, dest: string, opts: ApplyTarOpt
     extractor.on('error', fail);
     extractor.on('entry', (header, body, next) => {
       body.on('error', noop); // reported through the extractor
-      applier.apply(header as PaxHeaders, body as unknown as EntryStream, tap.next()).then(() => next(), fail);
+      current = applier.apply(header as PaxHeaders, body as unknown as EntryStream, tap.next());
+      current.then(() => next(), fail);
     });
     let finished = false;
     extractor.on('finish', () => {
@@ -136,6 +138,8 @@ export async function applyTar(stream: Readable, dest: string, opts: ApplyTarOpt
   try {
     await done;
   } catch (err) {
+    // Let the entry in progress and the background work stop before the caller cleans `dest` up.
+    await current.catch(noop);
     await applier.settle();
     throw err;
   }
@@ -148,6 +152,8 @@ const noop = () => undefined;
 /** Streams an entry's content into `fh` in batches, with backpressure; resolves with the byte count. */
 function copyBody(body: EntryStream, fh: FileHandle, hash: Hash | undefined): Promise<number> {
   return new Promise((resolve, reject) => {
+    // Destroyed while we were opening the file (the tar broke off): its 'close' has already fired.
+    if (body.destroyed || body.destroying) return reject(new Error('tar entry ended early'));
     let batch: Buffer[] = [];
     let batchLen = 0;
     let total = 0;
@@ -216,6 +222,8 @@ interface EntryStream {
   on(event: 'error', fn: (err: Error) => void): unknown;
   pause(): unknown;
   resume(): unknown;
+  readonly destroyed: boolean;
+  readonly destroying: boolean;
 }
 
 /** tar-stream's header as it really arrives (linkname may be null, pax absent). */

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { release as kernelRelease } from 'node:os';
 import { join } from 'node:path';
@@ -180,6 +180,9 @@ export class Overlay2Driver implements GraphDriver {
     const home = join(dopts.graph, 'storage', 'overlay');
     mkdirSync(join(home, LINK_DIR), { recursive: true, mode: 0o700 });
     const realHome = realpathSync(home);
+    for (const name of readdirSync(realHome)) {
+      if (name.startsWith('.dtype-check-')) rmSync(join(realHome, name), { recursive: true, force: true }); // a crashed probe
+    }
 
     const backingFs = (probes.backingFs ?? backingFsName)(realHome);
     if (UNSUPPORTED_BACKING.has(backingFs)) throw new ConfigError(`'overlay' is not supported over ${backingFs}`);
@@ -203,6 +206,11 @@ export class Overlay2Driver implements GraphDriver {
       if (!isMountPoint(mounts, realHome)) await runTool('mount', ['--bind', realHome, realHome]);
       await runTool('mount', ['--make-private', realHome]);
       homeMounted = true;
+    }
+
+    // Short links left dangling by a crash between creating a layer's link and its directory.
+    for (const name of readdirSync(join(realHome, LINK_DIR))) {
+      if (!existsSync(join(realHome, LINK_DIR, name))) unlinkSync(join(realHome, LINK_DIR, name));
     }
 
     const mountDir = join(dopts.runDir, 'storage', 'overlay-layers');
