@@ -105,6 +105,36 @@ describe('load, images, tag, inspect, rmi', () => {
     });
   }
 
+  it('loads an OCI image layout archive, named with --tag', async () => {
+    const { oci } = await busyboxImage();
+    const d = track(await startDaemon());
+    const { run } = await import('./harness');
+    const archive = `/tmp/ie2e-oci-${process.pid}.tar`;
+    await run('tar', ['-C', oci, '-cf', archive, '.']);
+    await ok(d, ['load', '-i', archive, '--tag', 'ocibox:v2']);
+    expect((await ok(d, ['images'])).stdout).toMatch(/\nocibox +v2 /);
+    require('node:fs').rmSync(archive, { force: true });
+  });
+
+  it('--image-layer-check finds a damaged layer at start and says which image is unusable', async () => {
+    const { tar } = await busyboxImage();
+    const graph = `/tmp/ie2e-layercheck-${process.pid}`;
+    const d = track(await startDaemon({ args: ['-g', graph] }));
+    await ok(d, ['load', '-i', tar]);
+    const top = (await ok(d, ['inspect', '-f', '{{.image.top_layer}}', 'busybox'])).stdout.trim();
+    await d.stop();
+    // Damage one regular file of the layer, keeping its size.
+    writeFileSync(`${graph}/storage/overlay/${top}/diff/etc/passwd`, readFileSync(`${graph}/storage/overlay/${top}/diff/etc/passwd`, 'utf8').replace(/root/g, 'r00t'));
+    const logOpts = ['--log-opt', 'log-path={dir}', '--log-driver', 'file'];
+    const unchecked = track(await startDaemon({ args: ['-g', graph, ...logOpts] }));
+    await unchecked.stop();
+    expect(readFileSync(unchecked.path('isulad.log'), 'utf8')).not.toContain('damaged layer');
+    const checked = track(await startDaemon({ args: ['-g', graph, '--image-layer-check', ...logOpts] }));
+    await checked.stop();
+    expect(readFileSync(checked.path('isulad.log'), 'utf8')).toContain('image busybox:latest has a damaged layer and is unusable');
+    require('node:fs').rmSync(graph, { recursive: true, force: true });
+  });
+
   it('imports a rootfs tarball as a one-layer image', async () => {
     const d = track(await startDaemon());
     const tarFile = `/tmp/ie2e-rootfs-${process.pid}.tar`;

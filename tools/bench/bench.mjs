@@ -16,12 +16,15 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { writeOciLayout } from './oci-fixture.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -42,6 +45,8 @@ const TARGETS = {
   cliRatio: 1.3, // isula version / bare node start, medians
   readyMs: 300, // spawn -> first answered Version, median
   rssMiB: 60, // VmRSS of the idle daemon
+  pullRatio: 0.9, // isula pull / skopeo copy throughput, medians
+  pullRssMiB: 150, // peak VmRSS of the daemon during a pull
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -303,18 +308,20 @@ function client(sock) {
 const POLL_MS = 2;
 
 class Daemon {
-  constructor({ env = {}, label = 'isulad' } = {}) {
+  /** daemonJson: the content of /etc/isulad/daemon.json as an object (default {}). */
+  constructor({ env = {}, label = 'isulad', daemonJson = {} } = {}) {
     this.label = label;
     this.dir = makeTempDir();
     this.sock = path.join(this.dir, 'd.sock');
     this.pidfile = path.join(this.dir, 'isulad.pid');
     this.logDir = path.join(this.dir, 'log');
+    this.graph = path.join(this.dir, 'graph');
     const etc = path.join(this.dir, 'etc-isulad');
     mkdirSync(etc);
-    writeFileSync(path.join(etc, 'daemon.json'), '{}\n');
+    writeFileSync(path.join(etc, 'daemon.json'), `${JSON.stringify(daemonJson)}\n`);
     const args = [
       '-H', `unix://${this.sock}`,
-      '-g', path.join(this.dir, 'graph'),
+      '-g', this.graph,
       '-S', path.join(this.dir, 'state'),
       '-p', this.pidfile,
       '--log-opt', `log-path=${this.logDir}`,
@@ -870,11 +877,472 @@ async function foundation(o, report) {
   return res;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Section: images
+
+const IMAGES_RUNS = { default: 5, cap: 10 };
+const SAMPLE_MS = 50;
+const MB = 1e6;
+
+/** A free TCP port on 127.0.0.1 (bind :0, read, close; the registry binds it right after). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** GET over plain http; resolves { status, headers, body } (body as a Buffer). */
+function httpGet(url, headers = {}, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers, timeout: timeoutMs }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: timeout`)));
+    req.on('error', reject);
+  });
+}
+
+/** Debian's docker-registry (distribution 2.8) on 127.0.0.1:<free port>, plain http, storage in a temp dir. */
+class Registry {
+  async start() {
+    this.dir = makeTempDir();
+    this.stderr = '';
+    let lastErr;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      checkInterrupted();
+      this.port = await freePort();
+      const cfg = path.join(this.dir, 'config.yml');
+      writeFileSync(
+        cfg,
+        [
+          'version: 0.1',
+          'log:',
+          '  level: warn',
+          '  accesslog:',
+          '    disabled: true',
+          'storage:',
+          '  cache:',
+          '    blobdescriptor: inmemory',
+          '  filesystem:',
+          `    rootdirectory: ${path.join(this.dir, 'data')}`,
+          '  delete:',
+          '    enabled: true',
+          'http:',
+          `  addr: 127.0.0.1:${this.port}`,
+          '',
+        ].join('\n'),
+      );
+      this.child = spawn(which('docker-registry') ?? '/usr/bin/docker-registry', ['serve', cfg], { env: benchEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+      this.child.stdout.on('data', (b) => (this.stderr += b));
+      this.child.stderr.on('data', (b) => (this.stderr += b));
+      track(this.child, 'docker-registry');
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline && this.child.exitCode === null && this.child.signalCode === null) {
+        try {
+          const r = await httpGet(`http://127.0.0.1:${this.port}/v2/`, {}, 1000);
+          if (r.status === 200) return this;
+          lastErr = new Error(`GET /v2/ answered ${r.status}`);
+        } catch (err) {
+          lastErr = err;
+        }
+        await sleep(50);
+      }
+      lastErr = new Error(`docker-registry on port ${this.port} not ready (${lastErr?.message}): ${this.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      await this.stop();
+    }
+    throw lastErr;
+  }
+
+  get host() {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  markPushed() {
+    this.sinceOffset = this.stderr.length;
+  }
+
+  /** Errors the registry logged after markPushed() (its log is logrus text: level=error ...), without per-request fields. */
+  complaints() {
+    return this.stderr
+      .slice(this.sinceOffset ?? 0)
+      .split('\n')
+      .filter((l) => /level=(error|fatal|panic)/.test(l))
+      .map((l) =>
+        l
+          .replace(/^time="[^"]*"\s*/, '')
+          .replace(/\s(go\.version|http\.request\.\w+|http\.response\.\w+|instance\.id|service|vars\.\w+)=("[^"]*"|\S+)/g, '')
+          .slice(0, 300),
+      );
+  }
+
+  async stop() {
+    const e = this.child && live.get(this.child.pid);
+    if (e) await stopProcess(e, 3000);
+  }
+
+  async dispose() {
+    await this.stop();
+    if (this.dir) removeTempDir(this.dir);
+  }
+}
+
+/** utime+stime of a process in seconds (from /proc/<pid>/stat, clock ticks of 100 Hz). */
+function cpuSecondsOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Runs a command under `bash -c '…; times'` to get its user+system CPU (the children line of bash's
+ * `times`); costs one bash start (~2 ms) on top. Resolves run()'s result plus cpuSeconds.
+ */
+async function runTimed(cmd, args, opts) {
+  const r = await run('bash', ['-c', '"$@"; rc=$?; times >&2; exit $rc', 'bench', cmd, ...args], opts);
+  const m = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(r.stderr.trimEnd());
+  if (m) {
+    r.cpuSeconds = Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]);
+    r.stderr = r.stderr.trimEnd().split('\n').slice(0, -2).join('\n');
+  }
+  return r;
+}
+
+/** Resets VmHWM of pid (echo 5 > /proc/<pid>/clear_refs), so the next VmHWM is the peak since now. */
+function resetPeak(pid) {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Apparent size of a directory tree in bytes (du -sb), undefined when it is absent. */
+function duBytes(dir) {
+  if (!existsSync(dir)) return undefined;
+  const r = spawnSync('du', ['-sb', dir], { encoding: 'utf8' });
+  return r.status === 0 ? Number(r.stdout.split(/\s/)[0]) : undefined;
+}
+
+/** Samples VmRSS of pid every SAMPLE_MS until stopped; returns { peakKiB, samples }. */
+function rssSampler(pid) {
+  const samples = [];
+  const take = () => {
+    try {
+      const m = memOf(pid);
+      if (m.vmRssKiB !== undefined) samples.push(m.vmRssKiB);
+    } catch {
+      /* gone */
+    }
+  };
+  take();
+  const timer = setInterval(take, SAMPLE_MS);
+  return {
+    stop() {
+      clearInterval(timer);
+      take();
+      return { peakKiB: samples.length ? Math.max(...samples) : undefined, samples: samples.length };
+    },
+  };
+}
+
+const lastLines = (s, n = 3) => s.trim().split('\n').filter(Boolean).slice(-n).join(' | ');
+
+async function images(o, report) {
+  const res = { notes: [], errors: [], anomalies: [] };
+  const say = (s = '') => report.push(s);
+  const anomaly = (s) => res.anomalies.push(s);
+  const runs = o.runsGiven ? Math.min(o.runs, IMAGES_RUNS.cap) : IMAGES_RUNS.default;
+  if (o.runsGiven && o.runs > IMAGES_RUNS.cap) res.notes.push(`--runs ${o.runs} capped to ${IMAGES_RUNS.cap} for this section (each run moves ~200 MB twice)`);
+  const warm = Math.min(o.warmup, 1);
+  res.runsPerTool = runs;
+  res.warmupPerTool = warm;
+
+  for (const tool of ['skopeo', 'docker-registry']) if (!which(tool)) throw new Error(`${tool} not found on PATH (Debian: apt-get install ${tool})`);
+  const skopeo = which('skopeo');
+  res.skopeoVersion = spawnSync(skopeo, ['--version'], { encoding: 'utf8' }).stdout?.trim();
+  res.registryVersion = spawnSync(which('docker-registry'), ['--version'], { encoding: 'utf8' }).stdout?.trim();
+
+  let registry;
+  let daemon;
+  const work = makeTempDir();
+  const isulaRuns = [];
+  const skopeoRuns = [];
+  try {
+    // -- the image: generated once, pushed once ---------------------------------------------------
+    const layout = path.join(work, 'oci');
+    let t0 = epochMs();
+    const img = await writeOciLayout(layout);
+    res.fixture = {
+      generateMs: epochMs() - t0,
+      layers: img.layers.map((l) => ({ digest: l.digest, size: l.size, diffId: l.diffId, tarBytes: l.tarBytes, files: l.files })),
+      compressedBytes: img.compressedBytes,
+      uncompressedBytes: img.uncompressedBytes,
+      files: img.files,
+    };
+    checkInterrupted();
+    registry = await new Registry().start();
+    res.registryPort = registry.port;
+    const ref = `${registry.host}/bench:latest`;
+    res.ref = ref;
+    t0 = epochMs();
+    const push = await run(skopeo, ['copy', '--quiet', '--dest-tls-verify=false', '--format', 'v2s2', `oci:${layout}:latest`, `docker://${ref}`], { timeoutMs: 10 * 60_000 });
+    if (push.code !== 0) throw new Error(`skopeo push failed (exit ${push.code ?? push.signal}): ${lastLines(push.stderr + push.stdout)}`);
+    res.fixture.pushMs = epochMs() - t0;
+    registry.markPushed(); // skopeo's "blob unknown" HEAD probes while pushing are expected; complain about what follows
+    rmSync(layout, { recursive: true, force: true }); // the registry holds it now
+    // What a client transfers: the manifest, the config and every layer blob (as the registry serves them).
+    const accept = 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json';
+    const man = await httpGet(`http://${ref.replace('/bench:latest', '/v2/bench/manifests/latest')}`, { Accept: accept });
+    if (man.status !== 200) throw new Error(`registry manifest GET answered ${man.status}`);
+    const manifest = JSON.parse(man.body.toString('utf8'));
+    res.fixture.manifestMediaType = manifest.mediaType ?? man.headers['content-type'];
+    res.fixture.layerMediaType = manifest.layers?.[0]?.mediaType;
+    res.bytes = man.body.length + manifest.config.size + manifest.layers.reduce((a, l) => a + l.size, 0);
+    const sameBlobs = manifest.layers.every((l, i) => l.digest === img.layers[i]?.digest);
+    if (!sameBlobs) anomaly('the registry serves other layer digests than the generated ones (skopeo recompressed?)');
+
+    // -- the daemon -----------------------------------------------------------------------------
+    // A daemon that does not start must not cost the skopeo figures: isulaBroken skips the isula side.
+    checkInterrupted();
+    let pid;
+    let isulaBroken;
+    try {
+      daemon = new Daemon({ label: 'isulad (images)', daemonJson: { 'insecure-registries': [registry.host] } });
+      await daemon.waitReady();
+      pid = daemon.nodePid();
+      if (pid === undefined) throw new Error('could not find the daemon node process under unshare/bash');
+      await sleep(o.idleMs);
+      res.rssIdleBefore = memOf(pid);
+    } catch (err) {
+      if (interrupted) throw err;
+      isulaBroken = err.message;
+      res.errors.push(`daemon: ${err.message.split('\n').slice(0, 3).join(' | ')}`);
+    }
+    // Options first: like upstream's command_parse_args, isula stops parsing options at the first
+    // positional (`isula pull REF -H …` is three positionals: "pull requires 1 argument.").
+    const isulaArgs = (cmd, ...a) => [ISULA, cmd, '-H', `unix://${daemon.sock}`, ...a];
+
+    const isulaPull = async (i, isWarm) => {
+      const r = { run: i, warmup: isWarm };
+      const cpu0 = cpuSecondsOf(pid);
+      const hwmReset = resetPeak(pid);
+      const sampler = rssSampler(pid);
+      const t = epochMs();
+      const p = await runTimed('node', isulaArgs('pull', ref), { timeoutMs: 10 * 60_000 });
+      r.seconds = (epochMs() - t) / 1000;
+      const s = sampler.stop();
+      r.peakRssKiB = s.peakKiB;
+      r.samples = s.samples;
+      if (hwmReset) r.hwmKiB = memOf(pid).vmHwmKiB;
+      r.daemonCpuSeconds = cpuSecondsOf(pid) - cpu0;
+      r.cliCpuSeconds = p.cpuSeconds;
+      r.exit = p.code ?? p.signal;
+      r.output = lastLines(p.stderr + p.stdout, 4);
+      if (p.code !== 0) {
+        r.error = `isula pull exited ${r.exit}: ${r.output}`;
+        return r;
+      }
+      r.mbps = res.bytes / MB / r.seconds;
+      r.graphBytesAfterPull = duBytes(daemon.graph);
+      const rm = await run('node', isulaArgs('rmi', ref), { timeoutMs: 60_000 });
+      if (rm.code !== 0) {
+        r.error = `isula rmi exited ${rm.code ?? rm.signal}: ${lastLines(rm.stderr + rm.stdout)}`;
+        return r;
+      }
+      r.graphBytesAfterRmi = duBytes(daemon.graph);
+      // Every pull must fetch everything: the layers have to be gone after rmi.
+      if (r.graphBytesAfterRmi !== undefined && r.graphBytesAfterRmi > 16 * 2 ** 20) {
+        anomaly(`after \`isula rmi\` the graph still holds ${f1(r.graphBytesAfterRmi / 2 ** 20)} MiB (layers not removed?)`);
+      }
+      if (/Already exists/.test(p.stderr + p.stdout)) anomaly(`run ${i}: isula pull reported "Already exists" for a layer after rmi`);
+      return r;
+    };
+
+    const skopeoPull = async (i, isWarm) => {
+      const r = { run: i, warmup: isWarm };
+      const dest = path.join(work, 'skopeo-dir');
+      rmSync(dest, { recursive: true, force: true });
+      const t = epochMs();
+      const p = await runTimed(skopeo, ['copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `dir:${dest}`], { timeoutMs: 10 * 60_000 });
+      r.seconds = (epochMs() - t) / 1000;
+      r.cpuSeconds = p.cpuSeconds;
+      r.exit = p.code ?? p.signal;
+      if (p.code !== 0) r.error = `skopeo copy exited ${r.exit}: ${lastLines(p.stderr + p.stdout)}`;
+      else {
+        r.mbps = res.bytes / MB / r.seconds;
+        r.destBytes = duBytes(dest);
+      }
+      rmSync(dest, { recursive: true, force: true });
+      return r;
+    };
+
+    // -- interleaved runs: isula, skopeo, isula, skopeo, ... -------------------------------------
+    for (let i = 0; i < warm + runs; i++) {
+      checkInterrupted();
+      const isWarm = i < warm;
+      if (!isulaBroken) {
+        const r = await isulaPull(i, isWarm);
+        isulaRuns.push(r);
+        if (r.error) {
+          isulaBroken = r.error;
+          res.errors.push(`isula pull (run ${i}${isWarm ? ', warm-up' : ''}): ${r.error}`);
+        }
+      }
+      checkInterrupted();
+      const s = await skopeoPull(i, isWarm);
+      skopeoRuns.push(s);
+      if (s.error) {
+        res.errors.push(`skopeo (run ${i}): ${s.error}`);
+        break;
+      }
+    }
+    if (pid !== undefined && alive(pid)) {
+      await sleep(o.idleMs);
+      res.rssIdleAfter = memOf(pid);
+      res.daemonCpuTotalSeconds = cpuSecondsOf(pid);
+    }
+  } catch (err) {
+    res.errors.push(err.message);
+  } finally {
+    if (daemon) {
+      await daemon.stop();
+      res.daemon = { exit: daemon.exitInfo, killed: daemon.killed ?? false, leftovers: daemon.leftovers, complaints: daemon.complaints() };
+      removeTempDir(daemon.dir);
+    }
+    if (registry) {
+      await registry.stop();
+      res.registryComplaints = registry.complaints();
+      await registry.dispose();
+    }
+    removeTempDir(work);
+  }
+
+  res.isulaRuns = isulaRuns;
+  res.skopeoRuns = skopeoRuns;
+  const ok = (rs) => rs.filter((r) => !r.warmup && !r.error);
+  const pick = (rs, k) => stats(ok(rs).map((r) => r[k]));
+  res.isula = {
+    seconds: pick(isulaRuns, 'seconds'),
+    mbps: pick(isulaRuns, 'mbps'),
+    peakRssKiB: pick(isulaRuns, 'peakRssKiB'),
+    hwmKiB: pick(isulaRuns, 'hwmKiB'),
+    daemonCpuSeconds: pick(isulaRuns, 'daemonCpuSeconds'),
+    cliCpuSeconds: pick(isulaRuns, 'cliCpuSeconds'),
+  };
+  res.skopeo = { seconds: pick(skopeoRuns, 'seconds'), mbps: pick(skopeoRuns, 'mbps'), cpuSeconds: pick(skopeoRuns, 'cpuSeconds') };
+  if (res.isula.mbps && res.skopeo.mbps) res.throughputRatio = res.isula.mbps.median / res.skopeo.mbps.median;
+  const peakAll = Math.max(...isulaRuns.filter((r) => !r.error && r.peakRssKiB !== undefined).map((r) => r.peakRssKiB));
+  res.peakRssMiB = Number.isFinite(peakAll) ? mib(peakAll) : undefined;
+
+  if (res.daemon) {
+    const d = res.daemon;
+    if (d.exit && (d.exit.code !== 0 || d.exit.signal)) anomaly(`daemon exit after SIGTERM was ${JSON.stringify({ code: d.exit.code, signal: d.exit.signal })} (expected 0)`);
+    if (d.killed) anomaly('daemon did not stop within the grace period after SIGTERM, SIGKILLed');
+    if (d.leftovers?.length) anomaly(`daemon left ${d.leftovers.join(', ')} behind after a clean stop`);
+    for (const c of d.complaints ?? []) anomaly(`isulad log: ${String(c).split('\n')[0]}`);
+  }
+  for (const c of res.registryComplaints ?? []) anomaly(`registry log: ${c}`);
+  const counts = new Map();
+  for (const a of res.anomalies) counts.set(a, (counts.get(a) ?? 0) + 1);
+  res.anomalySummary = [...counts].map(([k, n]) => `${k}${n > 1 ? `  (x${n})` : ''}`);
+
+  // -- report ------------------------------------------------------------------------------------
+  say('== images =========================================================================');
+  say('');
+  const fx = res.fixture;
+  if (fx) {
+    const big = fx.layers.slice(0, -1);
+    say(
+      `Image: ${fx.layers.length} layers (${big.length} x ${f1(mib(big[0]?.size / 1024))} MiB + ${f1(mib(fx.layers.at(-1).size / 1024))} MiB), ${fx.files} files, ` +
+        `random (incompressible) data as gzip tars: ${f1(fx.compressedBytes / MB)} MB compressed / ${f1(fx.uncompressedBytes / MB)} MB uncompressed; generated in ${f1(fx.generateMs / 1000)} s`,
+    );
+    if (fx.pushMs !== undefined) {
+      say(`  pushed with skopeo (--format v2s2: ${fx.manifestMediaType}, layers ${fx.layerMediaType}) in ${f1(fx.pushMs / 1000)} s to ${res.registryVersion} on ${res.registryPort ? `127.0.0.1:${res.registryPort}` : '?'} (plain http, storage in a temp dir)`);
+      say(`  bytes a pull transfers (manifest + config + layers, as served): ${res.bytes} = ${f1(res.bytes / MB)} MB (MB = 10^6 bytes)`);
+    }
+  }
+  say('');
+  const nIsula = ok(isulaRuns).length;
+  const nSkopeo = ok(skopeoRuns).length;
+  say(`Pull of ${res.ref ?? '?'} (${warm ? `${warm} discarded warm-up + ` : ''}${runs} runs each, interleaved isula/skopeo; image removed with \`isula rmi\` / target dir deleted between runs)`);
+  const prow = (label, n, s, m, cpu, cpu2) => [label, n, f2(s?.median), f2(s?.min), f2(s?.max), f1(m?.median), f1(m?.max), f2(cpu?.median), f2(cpu2?.median)];
+  say(
+    table(
+      ['command', 'runs', 'median s', 'min s', 'max s', 'MB/s (median)', 'MB/s (best)', 'CPU s (cmd)', 'CPU s (isulad)'],
+      [
+        prow('isula pull (end to end: CLI start + daemon pull)', nIsula, res.isula.seconds, res.isula.mbps, res.isula.cliCpuSeconds, res.isula.daemonCpuSeconds),
+        prow(`skopeo copy docker://… dir:… (${res.skopeoVersion ?? 'skopeo'})`, nSkopeo, res.skopeo.seconds, res.skopeo.mbps, res.skopeo.cpuSeconds, undefined),
+      ],
+      ['l'],
+    ),
+  );
+  say('  CPU s = user+system CPU seconds per run (medians): of the command itself (bash `times`), and of the daemon (/proc/<pid>/stat).');
+  if (res.throughputRatio !== undefined) {
+    say(`  isula / skopeo throughput (medians): ${f2(res.throughputRatio)}x   target >= ${TARGETS.pullRatio}x  ${res.throughputRatio >= TARGETS.pullRatio ? 'MET' : 'MISSED'}`);
+  } else say('  isula / skopeo throughput: not measured (see errors)');
+  if (nIsula) say(`  per run isula (s): ${ok(isulaRuns).map((r) => f2(r.seconds)).join(' ')}${warm && isulaRuns[0] && !isulaRuns[0].error ? `   (warm-up ${f2(isulaRuns[0].seconds)})` : ''}`);
+  if (nSkopeo) say(`  per run skopeo (s): ${ok(skopeoRuns).map((r) => f2(r.seconds)).join(' ')}${warm && skopeoRuns[0] && !skopeoRuns[0].error ? `   (warm-up ${f2(skopeoRuns[0].seconds)})` : ''}`);
+  const g = ok(isulaRuns)[0];
+  if (g?.graphBytesAfterPull !== undefined) say(`  daemon graph after a pull: ${f1(g.graphBytesAfterPull / 2 ** 20)} MiB; after rmi: ${f1((g.graphBytesAfterRmi ?? 0) / 2 ** 20)} MiB`);
+  say('  note: skopeo only downloads (writes the compressed blobs into a dir:), while isula pull also decompresses,');
+  say('        verifies each layer\'s diff id (sha256 of the uncompressed tar) and extracts it into an overlay layer,');
+  say('        then registers the image. The layers are random data (gzip stores them almost 1:1), so inflating is');
+  say('        cheaper per byte than for real, compressible layers.');
+  say('');
+  say(`Daemon RSS (node process of isulad, MiB = /proc KiB / 1024; VmRSS sampled every ${SAMPLE_MS} ms during each pull)`);
+  const row = (label, m) => [label, f1(mib(m?.vmRssKiB)), f1(mib(m?.vmHwmKiB)), f1(mib(m?.rssAnonKiB)), f1(mib(m?.rssFileKiB)), m?.threads ?? '-'];
+  const pk = res.isula.peakRssKiB;
+  say(
+    table(
+      ['when', 'VmRSS', 'VmHWM', 'RssAnon', 'RssFile', 'threads'],
+      [
+        row(`idle ${o.idleMs / 1000} s after ready, before any pull`, res.rssIdleBefore),
+        ['peak during a pull (median over runs)', f1(mib(pk?.median)), f1(mib(res.isula.hwmKiB?.median)), '-', '-', '-'],
+        ['peak during a pull (max over runs)', f1(res.peakRssMiB), f1(mib(res.isula.hwmKiB?.max)), '-', '-', '-'],
+        row(`idle ${o.idleMs / 1000} s after the last pull + rmi`, res.rssIdleAfter),
+      ],
+      ['l'],
+    ),
+  );
+  if (nIsula) say(`  per run peak VmRSS (sampled) / VmHWM (MiB): ${ok(isulaRuns).map((r) => `${f1(mib(r.peakRssKiB))}/${f1(mib(r.hwmKiB))}`).join('  ')}`);
+  say('  VmHWM of a pull = the kernel\'s own peak, reset (clear_refs 5) right before each pull (catches spikes between samples; its counters are approximate).');
+  if (res.peakRssMiB !== undefined) say(`  peak VmRSS during a pull: ${f1(res.peakRssMiB)} MiB   target <= ${TARGETS.pullRssMiB} MiB  ${res.peakRssMiB <= TARGETS.pullRssMiB ? 'MET' : 'MISSED'}`);
+  say('');
+  for (const n of res.notes) say(`note: ${n}`);
+  if (res.anomalySummary.length) {
+    say('Anomalies seen in daemon/CLI/registry during the run:');
+    for (const a of res.anomalySummary) say(`  - ${a}`);
+  } else say('Anomalies: none seen (pull/rmi exit codes, layers gone after rmi, clean daemon stop, warnings in isulad.log, registry errors).');
+  if (res.errors.length) {
+    say('Errors:');
+    for (const e of res.errors) say(`  - ${e}`);
+  }
+  return res;
+}
+
 const SECTIONS = {
   foundation: {
     describe: 'CLI start vs bare node (and docker/podman if reachable), daemon start-to-ready, daemon idle RSS',
     needsRoot: true,
     run: foundation,
+  },
+  images: {
+    describe: 'pull of a generated ~200 MB, 6-layer image from a local docker-registry: isula pull vs skopeo copy, daemon RSS while pulling',
+    needsRoot: true,
+    run: images,
   },
 };
 
@@ -888,7 +1356,7 @@ function usage() {
     ...Object.entries(SECTIONS).map(([k, s]) => `  ${k.padEnd(12)} ${s.describe}`),
     '',
     'options:',
-    '  --runs N       measured runs per figure (default 20)',
+    '  --runs N       measured runs per figure (default 20; images: default 5, at most 10)',
     '  --warmup N     hyperfine warm-up runs (default 3); the daemon start series discards 1 warm-up start when N > 0',
     '  --idle-ms MS   idle wait before each RSS reading (default 2000)',
     '  --calls N      Version calls between the RSS readings (default 200)',
@@ -969,6 +1437,7 @@ async function main() {
     o = {
       sections,
       runs: int(values.runs, 20, 'runs', 1),
+      runsGiven: values.runs !== undefined,
       warmup: int(values.warmup, 3, 'warmup', 0),
       idleMs: int(values['idle-ms'], 2000, 'idle-ms', 0),
       calls: int(values.calls, 200, 'calls', 1),

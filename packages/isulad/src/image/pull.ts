@@ -141,7 +141,8 @@ export class Puller {
           const stream = open();
           // The first layer downloads and extracts at once; the others were downloaded first.
           if (i !== firstMissing) onProgress({ id: shortOf(i), status: 'Extracting' });
-          await layers.applyLayer(stream, { parent: i === 0 ? null : chain[i - 1]!, expectedDiffId: diffIds[i], compressedDigest: resolved.layers[i]!.digest });
+          // The registry client already checked the blob digest while it streamed; the layer store checks the diff id.
+          await layers.applyLayer(stream, { parent: i === 0 ? null : chain[i - 1]!, expectedDiffId: diffIds[i] });
           onProgress({ id: shortOf(i), status: 'Pull complete' });
         })();
         this.inflight.set(id, work1);
