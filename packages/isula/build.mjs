@@ -25,7 +25,7 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'cjs',
-  minify: true,
+  minify: !process.env.ISULA_BUNDLE_READABLE, // readable bundle for profiling
   treeShaking: true,
   legalComments: 'none',
   plugins: [workspaceSources],

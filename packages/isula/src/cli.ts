@@ -1,7 +1,6 @@
 import { Cli, type CommandClass } from 'clipanion';
 import { buildInfo } from './build-info';
 import type { IsulaCommand } from './command-base';
-import { pendingCommands } from './commands/pending';
 
 /** Each command module's default export is its class. */
 type Loader = () => Promise<{ default: unknown }>;
@@ -25,7 +24,9 @@ const COMMANDS: Record<string, Loader> = {
 export async function runCommand(path: string[], rest: string[]): Promise<number> {
   const name = path.join(' ');
   const loader = COMMANDS[name];
-  const command = loader ? ((await loader()).default as typeof IsulaCommand) : pendingCommands().find((c) => (c as unknown as { paths: string[][] }).paths[0]!.join(' ') === name);
+  const command = loader
+    ? ((await loader()).default as typeof IsulaCommand)
+    : (await import('./commands/pending.js')).pendingCommands().find((c) => (c as unknown as { paths: string[][] }).paths[0]!.join(' ') === name);
   if (!command) throw new Error(`no command class for "${name}"`);
   const cli = new Cli({ binaryName: 'isula', binaryVersion: buildInfo.version, enableColors: false });
   cli.register(command as unknown as CommandClass);

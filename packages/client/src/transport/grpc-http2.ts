@@ -1,80 +1,27 @@
-import { connect as http2Connect, constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type SecureClientSessionOptions } from 'node:http2';
+import type { ClientHttp2Session, ClientHttp2Stream, IncomingHttpHeaders, SecureClientSessionOptions } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { ConnectError, RpcError, GrpcStatus } from '../errors';
+import { frame, FrameDecoder, statusOf, hostPort, isIpLiteral, type Metadata, type UnaryResult } from './grpc-framing';
 import type { Endpoint } from '../endpoint';
+
+export { frame, FrameDecoder, statusOf, type Metadata, type UnaryResult } from './grpc-framing';
+
+/** RST_STREAM code CANCEL (RFC 7540 §7), what `constants.NGHTTP2_CANCEL` holds. */
+const NGHTTP2_CANCEL = 8;
+
+/** node:http2, required on first connect (see below). */
+function http2(): typeof import('node:http2') {
+  return require('node:http2') as typeof import('node:http2');
+}
 
 /**
  * A minimal gRPC client over Node's built-in HTTP/2: framing, metadata and status, nothing else.
  * It keeps `isula` off @grpc/grpc-js, whose load alone costs about as much as starting Node
  * (~38 ms here), while speaking the same wire protocol to isulad and to upstream's daemon.
+ *
+ * The CLI now uses h2-lite.ts (a small HTTP/2 client on node:net); this one stays as the fallback.
+ * node:http2 is required on first connect, not at load: its load drags in ~76 built-ins (~15 ms).
  */
-export type Metadata = Record<string, string>;
-
-export interface UnaryResult {
-  message: Buffer;
-  headers: IncomingHttpHeaders;
-  trailers: IncomingHttpHeaders;
-}
-
-const GRPC_HEADER_BYTES = 5;
-
-export function frame(payload: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(GRPC_HEADER_BYTES + payload.length);
-  out.writeUInt8(0, 0); // not compressed
-  out.writeUInt32BE(payload.length, 1);
-  out.set(payload, GRPC_HEADER_BYTES);
-  return out;
-}
-
-/** Splits a byte stream into gRPC length-prefixed messages as chunks arrive. */
-export class FrameDecoder {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-
-  push(chunk: Buffer): Buffer[] {
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    const out: Buffer[] = [];
-    for (;;) {
-      if (this.pendingBytes < GRPC_HEADER_BYTES) break;
-      const buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-      const compressed = buf.readUInt8(0);
-      const length = buf.readUInt32BE(1);
-      if (compressed !== 0) throw new RpcError(GrpcStatus.INTERNAL, 'compressed gRPC messages are not supported');
-      if (buf.length < GRPC_HEADER_BYTES + length) {
-        this.pending = [buf];
-        break;
-      }
-      out.push(buf.subarray(GRPC_HEADER_BYTES, GRPC_HEADER_BYTES + length));
-      const rest = buf.subarray(GRPC_HEADER_BYTES + length);
-      this.pending = rest.length > 0 ? [rest] : [];
-      this.pendingBytes = rest.length;
-    }
-    return out;
-  }
-
-  get leftover(): number {
-    return this.pendingBytes;
-  }
-}
-
-function decodeGrpcMessage(value: string | string[] | undefined): string {
-  if (value === undefined) return '';
-  const text = Array.isArray(value) ? value.join(',') : value;
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
-
-/** The gRPC status carried by trailers (or by headers in a trailers-only answer). */
-export function statusOf(h: IncomingHttpHeaders): { code: number; message: string } | undefined {
-  const raw = h['grpc-status'];
-  if (raw === undefined) return undefined;
-  return { code: Number(Array.isArray(raw) ? raw[0] : raw), message: decodeGrpcMessage(h['grpc-message']) };
-}
-
 export class GrpcConnection {
   private session: ClientHttp2Session | undefined;
 
@@ -85,7 +32,7 @@ export class GrpcConnection {
     const ep = this.endpoint;
     let session: ClientHttp2Session;
     if (ep.kind === 'unix') {
-      session = http2Connect('http://localhost', { createConnection: () => netConnect(ep.path) });
+      session = http2().connect('http://localhost', { createConnection: () => netConnect(ep.path) });
     } else if (ep.tls) {
       const opts: SecureClientSessionOptions = {
         ca: ep.tls.ca,
@@ -95,9 +42,9 @@ export class GrpcConnection {
         servername: ep.tls.serverName ?? (isIpLiteral(ep.host) ? '' : ep.host),
         ALPNProtocols: ['h2'],
       };
-      session = http2Connect(`https://${hostPort(ep.host, ep.port)}`, opts);
+      session = http2().connect(`https://${hostPort(ep.host, ep.port)}`, opts);
     } else {
-      session = http2Connect(`http://${hostPort(ep.host, ep.port)}`);
+      session = http2().connect(`http://${hostPort(ep.host, ep.port)}`);
     }
     // A failed connect surfaces on each stream; this keeps the session error from being unhandled.
     session.on('error', () => undefined);
@@ -107,9 +54,9 @@ export class GrpcConnection {
 
   private start(path: string, metadata: Metadata): ClientHttp2Stream {
     const headers: Record<string, string> = {
-      [h2.HTTP2_HEADER_METHOD]: 'POST',
-      [h2.HTTP2_HEADER_PATH]: path,
-      [h2.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
+      ':method': 'POST',
+      ':path': path,
+      'content-type': 'application/grpc',
       te: 'trailers',
       'grpc-accept-encoding': 'identity',
       'user-agent': 'isula-ts',
@@ -141,7 +88,7 @@ export class GrpcConnection {
         try {
           messages.push(...decoder.push(chunk));
         } catch (err) {
-          stream.close(h2.NGHTTP2_CANCEL);
+          stream.close(NGHTTP2_CANCEL);
           reject(err);
         }
       });
@@ -156,7 +103,7 @@ export class GrpcConnection {
           reject(new ConnectError('connection closed before the daemon answered'));
           return;
         }
-        const httpStatus = Number(headers[h2.HTTP2_HEADER_STATUS]);
+        const httpStatus = Number(headers[':status']);
         const status = statusOf(trailers) ?? statusOf(headers);
         if (httpStatus !== 200 && !status) {
           reject(new RpcError(GrpcStatus.UNKNOWN, `unexpected HTTP status ${httpStatus}`));
@@ -208,7 +155,7 @@ export class GrpcConnection {
           for (const m of decoder.push(chunk)) onMessage(m);
         } catch (err) {
           failed = true;
-          stream.close(h2.NGHTTP2_CANCEL);
+          stream.close(NGHTTP2_CANCEL);
           reject(err);
         }
       });
@@ -243,12 +190,4 @@ export class GrpcConnection {
     this.session?.close();
     this.session = undefined;
   }
-}
-
-function isIpLiteral(host: string): boolean {
-  return /^[\d.]+$/.test(host) || host.includes(':');
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
