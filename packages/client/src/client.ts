@@ -3,7 +3,7 @@ import * as containers from '@isula/protocol/containers';
 import * as images from '@isula/protocol/images';
 import { resolveEndpoint, type ConnectOptions, type Endpoint } from './endpoint';
 import { DaemonError } from './errors';
-import { LiteGrpcConnection as GrpcConnection, type Metadata } from './transport/h2-lite';
+import { GrpcConnection, type Metadata } from './transport/h2-lite';
 
 type MethodLike = Pick<MethodDescriptor<any, any>, 'path' | 'encode' | 'decode' | 'createRequest'> & {
   requestStream: boolean;

@@ -11,8 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../endpoint';
 import { ConnectError, GrpcStatus, RpcError } from '../errors';
 import { frame, FrameDecoder } from './grpc-framing';
-import { GrpcConnection } from './grpc-http2';
-import { LiteGrpcConnection } from './h2-lite';
+import { GrpcConnection } from './h2-lite';
 
 /*
  * End to end against real servers: @grpc/grpc-js (what isulad serves with) over a unix socket, TCP,
@@ -202,9 +201,9 @@ const tlsEp = (port: number, tls: Partial<NonNullable<Extract<Endpoint, { kind: 
 
 function suite(name: string, endpoint: () => Endpoint) {
   describe(`grpc-js over ${name}`, () => {
-    let conn: LiteGrpcConnection;
+    let conn: GrpcConnection;
     beforeAll(() => {
-      conn = new LiteGrpcConnection(endpoint());
+      conn = new GrpcConnection(endpoint());
     });
     afterAll(() => conn.close());
 
@@ -254,7 +253,7 @@ suite('mutual TLS', () => tlsEp(mtlsPort, { ca: certs.ca, cert: certs.clientCert
 
 describe('flow control and concurrency (unix socket)', () => {
   it('a ~50 MB server stream arrives whole and in order', async () => {
-    const conn = new LiteGrpcConnection(unixEp(unixSock));
+    const conn = new GrpcConnection(unixEp(unixSock));
     const COUNT = 50;
     const SIZE = 1 << 20;
     let bytes = 0;
@@ -274,7 +273,7 @@ describe('flow control and concurrency (unix socket)', () => {
   it('20 concurrent unary calls share one connection', async () => {
     const r = await relay(sockPath('count.sock'), unixSock);
     netServers.push(r.server);
-    const conn = new LiteGrpcConnection(unixEp(sockPath('count.sock')));
+    const conn = new GrpcConnection(unixEp(sockPath('count.sock')));
     maxInFlight = 0;
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => conn.unary('/test.Test/Echo', Buffer.from(`slow:${i}`))));
     expect(results.map((x) => x.message.toString())).toEqual(Array.from({ length: 20 }, (_, i) => `slow:${i}`));
@@ -287,7 +286,7 @@ describe('flow control and concurrency (unix socket)', () => {
   });
 
   it('an exception from onMessage cancels that call only; the connection stays usable', async () => {
-    const conn = new LiteGrpcConnection(unixEp(unixSock));
+    const conn = new GrpcConnection(unixEp(unixSock));
     const boom = new Error('stop here');
     let seen = 0;
     const err = await rejection(
@@ -303,7 +302,7 @@ describe('flow control and concurrency (unix socket)', () => {
   it('close() lets calls in flight finish; the next call opens a new connection', async () => {
     const r = await relay(sockPath('close.sock'), unixSock);
     netServers.push(r.server);
-    const conn = new LiteGrpcConnection(unixEp(sockPath('close.sock')));
+    const conn = new GrpcConnection(unixEp(sockPath('close.sock')));
     const pending = conn.unary('/test.Test/Echo', Buffer.from('slow:closing'));
     await new Promise((res) => setTimeout(res, 10));
     conn.close();
@@ -316,7 +315,7 @@ describe('flow control and concurrency (unix socket)', () => {
 
 describe('failures', () => {
   it('daemon not listening (unix socket missing) -> ConnectError', async () => {
-    const conn = new LiteGrpcConnection(unixEp(sockPath('nobody.sock')));
+    const conn = new GrpcConnection(unixEp(sockPath('nobody.sock')));
     const err = await rejection(conn.unary('/test.Test/Echo', Buffer.alloc(0)));
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe('ENOENT');
@@ -324,16 +323,16 @@ describe('failures', () => {
 
   it('daemon not listening (TCP port closed) -> ConnectError, for a server stream too', async () => {
     const port = await freePort();
-    const conn = new LiteGrpcConnection({ kind: 'tcp', uri: `tcp://127.0.0.1:${port}`, host: '127.0.0.1', port });
+    const conn = new GrpcConnection({ kind: 'tcp', uri: `tcp://127.0.0.1:${port}`, host: '127.0.0.1', port });
     const err = await rejection(conn.serverStream('/test.Test/Count', u32(1), () => undefined));
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe('ECONNREFUSED');
   });
 
   it('TLS: a certificate from another CA, or a missing client certificate for mTLS -> ConnectError', async () => {
-    const wrongCa = new LiteGrpcConnection(tlsEp(tlsPort, { ca: certs.otherCa }));
+    const wrongCa = new GrpcConnection(tlsEp(tlsPort, { ca: certs.otherCa }));
     expect(await rejection(wrongCa.unary('/test.Test/Echo', Buffer.alloc(0)))).toBeInstanceOf(ConnectError);
-    const noClientCert = new LiteGrpcConnection(tlsEp(mtlsPort, { ca: certs.ca }));
+    const noClientCert = new GrpcConnection(tlsEp(mtlsPort, { ca: certs.ca }));
     expect(await rejection(noClientCert.unary('/test.Test/Echo', Buffer.alloc(0)))).toBeInstanceOf(ConnectError);
   });
 
@@ -345,7 +344,7 @@ describe('failures', () => {
     });
     netServers.push(s);
     await new Promise<void>((r) => s.listen(path, r));
-    const err = await rejection(new LiteGrpcConnection(unixEp(path)).unary('/test.Test/Echo', Buffer.alloc(0)));
+    const err = await rejection(new GrpcConnection(unixEp(path)).unary('/test.Test/Echo', Buffer.alloc(0)));
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).detail).toMatch(/HTTP\/1/);
   });
@@ -353,14 +352,14 @@ describe('failures', () => {
   it('connection dropped mid-stream -> RpcError after the messages that made it', async () => {
     const r = await relay(sockPath('drop.sock'), unixSock, { dropAfterServerBytes: 8192 });
     netServers.push(r.server);
-    const conn = new LiteGrpcConnection(unixEp(sockPath('drop.sock')));
+    const conn = new GrpcConnection(unixEp(sockPath('drop.sock')));
     let seen = 0;
     const err = await rejection(conn.serverStream('/test.Test/Forever', Buffer.alloc(0), () => seen++));
     expect(err).toBeInstanceOf(RpcError);
     expect((err as RpcError).status).toBe(GrpcStatus.UNAVAILABLE);
     expect(seen).toBeGreaterThan(0);
     // A new call reconnects.
-    const again = new LiteGrpcConnection(unixEp(unixSock));
+    const again = new GrpcConnection(unixEp(unixSock));
     expect((await again.unary('/test.Test/Echo', Buffer.from('x'))).message.toString()).toBe('x');
     again.close();
   });
@@ -368,7 +367,7 @@ describe('failures', () => {
   it('grpc-js server shut down mid-stream -> RpcError', async () => {
     const path = sockPath('shutdown.sock');
     const { server } = await startGrpc(`unix://${path}`, grpc.ServerCredentials.createInsecure());
-    const conn = new LiteGrpcConnection(unixEp(path));
+    const conn = new GrpcConnection(unixEp(path));
     let seen = 0;
     const call = conn.serverStream('/test.Test/Forever', Buffer.alloc(0), () => {
       if (++seen === 5) server.forceShutdown();
@@ -379,41 +378,13 @@ describe('failures', () => {
   });
 });
 
-describe('the fallback, GrpcConnection on node:http2, still works', () => {
-  it('unary, error status and server stream over a unix socket', async () => {
-    const conn = new GrpcConnection(unixEp(unixSock));
-    expect((await conn.unary('/test.Test/Echo', Buffer.from('old path'))).message.toString()).toBe('old path');
-    const err = await rejection(conn.unary('/test.Test/Fail', Buffer.alloc(0)));
-    expect((err as RpcError).details).toBe(FAIL_DETAILS);
-    let n = 0;
-    await conn.serverStream('/test.Test/Count', u32(10), () => n++);
-    expect(n).toBe(10);
-    conn.close();
-  });
-});
-
-// ---- protocol corners, against node:http2 (nghttp2) -----------------------------------------------
-
-function startH2(path: string, options: http2.ServerOptions, onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void) {
-  const server = http2.createServer(options);
-  server.on('stream', onStream);
-  h2Servers.push(server);
-  return new Promise<void>((r) => server.listen(path, r));
-}
-
-async function readBody(stream: http2.ServerHttp2Stream): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of stream) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
-
 describe('HTTP/2 corners (node:http2 server)', () => {
   it('non-200 :status without grpc-status -> RpcError UNKNOWN', async () => {
     const path = sockPath('h2-404.sock');
     await startH2(path, {}, (stream) => {
       stream.respond({ ':status': 404 }, { endStream: true });
     });
-    const conn = new LiteGrpcConnection(unixEp(path));
+    const conn = new GrpcConnection(unixEp(path));
     const err = await rejection(conn.unary('/x/y', Buffer.alloc(0)));
     expect(err).toBeInstanceOf(RpcError);
     expect((err as RpcError).status).toBe(GrpcStatus.UNKNOWN);
@@ -434,7 +405,7 @@ describe('HTTP/2 corners (node:http2 server)', () => {
       stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'grpc-message': 'all%20good' }));
       stream.end(frame(Buffer.from(message!).reverse()));
     });
-    const conn = new LiteGrpcConnection(unixEp(path));
+    const conn = new GrpcConnection(unixEp(path));
     const request = Buffer.alloc(200_000);
     for (let i = 0; i < request.length; i++) request[i] = (i * 7) & 0xff;
     const { message, headers, trailers } = await conn.unary('/svc.S/M', request, { 'x-meta': 'v 1' });
@@ -463,7 +434,7 @@ describe('HTTP/2 corners (node:http2 server)', () => {
       stream.session!.goaway(0, stream.id); // processed up to this stream, no more
       setTimeout(() => stream.end(frame(Buffer.from('ok'))), 20);
     });
-    const conn = new LiteGrpcConnection(unixEp(path));
+    const conn = new GrpcConnection(unixEp(path));
     expect((await conn.unary('/a', Buffer.alloc(0))).message.toString()).toBe('ok');
     expect((await conn.unary('/b', Buffer.alloc(0))).message.toString()).toBe('ok');
     conn.close();
@@ -526,7 +497,7 @@ describe('HTTP/2 corners (scripted raw server)', () => {
       if (id === 1) send(h2frame(3, 0, id, rstPayload(7))); // REFUSED_STREAM
       else send(h2frame(1, 4, id, [...STATUS_200, ...literal('content-type', 'application/grpc')]), h2frame(0, 0, id, frame(Buffer.from('part'))), h2frame(3, 0, id, rstPayload(2)));
     });
-    const conn = new LiteGrpcConnection(unixEp(path));
+    const conn = new GrpcConnection(unixEp(path));
     const before = await rejection(conn.unary('/before', Buffer.alloc(0)));
     expect(before).toBeInstanceOf(ConnectError);
     expect((before as ConnectError).detail).toMatch(/REFUSED_STREAM/);
@@ -553,7 +524,7 @@ describe('HTTP/2 corners (scripted raw server)', () => {
         send(h2frame(1, 0x1 | 0x4, id, [...STATUS_200, ...literal('grpc-status', '5'), 0xbe])); // 0xbe: index 62
       }
     });
-    const conn = new LiteGrpcConnection(unixEp(path));
+    const conn = new GrpcConnection(unixEp(path));
     for (const call of ['/first', '/second']) {
       const err = await rejection(conn.unary(call, Buffer.alloc(0)));
       expect(err, call).toBeInstanceOf(RpcError);
@@ -573,7 +544,7 @@ describe('HTTP/2 corners (scripted raw server)', () => {
       });
       send(h2frame(5, 4, id, [0, 0, 0, 2, 0x82, 0x84, 0x86]));
     });
-    const conn = new LiteGrpcConnection(unixEp(path));
+    const conn = new GrpcConnection(unixEp(path));
     const err = await rejection(conn.unary('/x', Buffer.alloc(0)));
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).detail).toMatch(/PUSH_PROMISE/);
@@ -593,7 +564,7 @@ describe('module weight', () => {
       const m = require(${JSON.stringify(bundle)});
       const atLoad = process.moduleLoadList.filter((x) => !before.has(x) && x.startsWith('NativeModule '));
       const handles = process.getActiveResourcesInfo();
-      new m.LiteGrpcConnection({ kind: 'unix', path: ${JSON.stringify(unixSock)} })
+      new m.GrpcConnection({ kind: 'unix', path: ${JSON.stringify(unixSock)} })
         .unary('/test.Test/Echo', Buffer.from('from a child'))
         .then((r) => {
           const all = process.moduleLoadList.filter((x) => x.startsWith('NativeModule '));

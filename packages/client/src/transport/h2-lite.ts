@@ -10,7 +10,7 @@ export type { Metadata, UnaryResult };
 
 /*
  * A small HTTP/2 client (RFC 7540) on node:net — just what a gRPC client needs — and the gRPC calls
- * on top of it, with the interface and error semantics of GrpcConnection (grpc-http2.ts).
+ * on top of it: unary and server-streaming calls with gRPC's status and error semantics.
  *
  * Why: `require('node:http2')` loads ~76 built-ins (tls, crypto, http, ...) and the first call
  * through Node's http2 core costs more again; together that more than doubled the start of
@@ -677,11 +677,11 @@ function toHeaders(fields: HeaderField[]): IncomingHttpHeaders {
 }
 
 /**
- * gRPC over H2Session, interchangeable with GrpcConnection: same methods, results and errors
+ * gRPC over H2Session: unary and server-streaming calls, results and errors
  * (ConnectError when the daemon cannot be reached or never answered; RpcError for a non-OK status,
  * a non-200 HTTP status without gRPC status (UNKNOWN), or a connection lost mid-call (UNAVAILABLE)).
  */
-export class LiteGrpcConnection {
+export class GrpcConnection {
   private session: H2Session | undefined;
 
   constructor(private readonly endpoint: Endpoint) {}
