@@ -378,6 +378,21 @@ describe('failures', () => {
   });
 });
 
+// ---- protocol corners, against node:http2 (nghttp2) -----------------------------------------------
+
+function startH2(path: string, options: http2.ServerOptions, onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void) {
+  const server = http2.createServer(options);
+  server.on('stream', onStream);
+  h2Servers.push(server);
+  return new Promise<void>((r) => server.listen(path, r));
+}
+
+async function readBody(stream: http2.ServerHttp2Stream): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
 describe('HTTP/2 corners (node:http2 server)', () => {
   it('non-200 :status without grpc-status -> RpcError UNKNOWN', async () => {
     const path = sockPath('h2-404.sock');

@@ -199,6 +199,8 @@ function installSignalHandlers(server: grpc.Server, unixPaths: string[], pidfile
   process.on('SIGINT', () => stop('SIGINT'));
   // Upstream ignores these: a closed terminal or a stray USR1 must not stop the daemon.
   for (const sig of ['SIGHUP', 'SIGUSR1'] as const) process.on(sig, () => undefined);
+  // A stray rejected promise is a bug to log, not a reason to take every client down with the daemon.
+  process.on('unhandledRejection', (err) => log.logger.error({ err }, 'unhandled promise rejection'));
   process.on('uncaughtException', (err) => {
     log.logger.fatal({ err }, 'uncaught exception, isulad exits');
     server.forceShutdown();

@@ -4,7 +4,7 @@ import { AuthStore } from '../image/auths';
 import { Images } from '../image/images';
 import { Puller } from '../image/pull';
 import { plainHttpMirrors } from '../image/reference';
-import { RegistryClient } from '../image/registry/client';
+import type { RegistryClient } from '../image/registry/client';
 import { ImageStore } from '../image/store';
 import type { DaemonLogger } from '../log/logger';
 import { MetadataDb } from '../metadata/db';
@@ -19,7 +19,7 @@ export interface Engine {
   layers: LayerStore;
   images: Images;
   puller: Puller;
-  registry: RegistryClient;
+  registry: Registry;
   auths: AuthStore;
   close(): Promise<void>;
 }
@@ -38,16 +38,24 @@ export async function openEngine({ config, constants, tmpdir, logger }: EngineOp
   const store = new ImageStore(meta);
   const images = new Images({ store, layers, constants, tmpdir, logger });
   const auths = new AuthStore(join(config.graph, 'auths'));
-  const registry = new RegistryClient({
-    // http:// mirrors can only be reached over plain http.
-    insecureRegistries: [...config.insecureRegistries, ...plainHttpMirrors(config.registryMirrors)],
-    constants,
-    skipVerifyEnforce: config.insecureSkipVerifyEnforce,
-    certsDir: '/etc/isulad/certs.d',
-    credentials: (host) => auths.get(host),
-    logger,
-    userAgent: `isulad/${buildInfo().version}`,
-  });
+  // The registry client (undici) loads on the first pull or login: most daemon starts never need it.
+  let client: Promise<RegistryClient> | undefined;
+  const registry = lazyRegistry(
+    () =>
+      (client ??= import('../image/registry/client.js').then(
+        ({ RegistryClient: Client }) =>
+          new Client({
+            // http:// mirrors can only be reached over plain http.
+            insecureRegistries: [...config.insecureRegistries, ...plainHttpMirrors(config.registryMirrors)],
+            constants,
+            skipVerifyEnforce: config.insecureSkipVerifyEnforce,
+            certsDir: '/etc/isulad/certs.d',
+            credentials: (host) => auths.get(host),
+            logger,
+            userAgent: `isulad/${buildInfo().version}`,
+          }),
+      )),
+  );
   const puller = new Puller({ images, layers, registry, constants, mirrors: config.registryMirrors, tmpdir, logger });
   return {
     meta,
@@ -58,8 +66,20 @@ export async function openEngine({ config, constants, tmpdir, logger }: EngineOp
     registry,
     auths,
     async close() {
+      if (client) await (await client).close();
       await driver.cleanup();
       meta.close();
     },
+  };
+}
+
+/** The registry calls the image domain makes, forwarded to a client created on first use. */
+export type Registry = Pick<RegistryClient, 'resolve' | 'fetchBlob' | 'checkLogin'>;
+
+function lazyRegistry(get: () => Promise<RegistryClient>): Registry {
+  return {
+    resolve: async (...args) => (await get()).resolve(...args),
+    fetchBlob: async (...args) => (await get()).fetchBlob(...args),
+    checkLogin: async (...args) => (await get()).checkLogin(...args),
   };
 }

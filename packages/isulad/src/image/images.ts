@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import type { DaemonConstants } from '../config';
 import type { DaemonLogger } from '../log/logger';
 import type { LayerStore } from '../storage/layer-store';
-import { applyTar } from '../storage/tar-apply';
 import { ImageError, noSuchImage } from './errors';
 import { findImage, normalizeName } from './lookup';
 import { parseCreated, type ImageRecord, type ImageStore } from './store';
@@ -246,6 +245,7 @@ export class Images {
     if (!st?.isFile()) throw new ImageError(`Load image failed: ${file} is not a readable file`);
     const work = await mkdtemp(join(this.deps.tmpdir, 'load-'));
     try {
+      const { applyTar } = await import('../storage/tar-apply.js'); // loaded on first use, not at boot
       await applyTar(createReadStream(file), work);
       const has = (p: string) => stat(join(work, p)).then(() => true, () => false);
       if (await has('manifest.json')) return await this.loadDockerArchive(work, tag);

@@ -10,7 +10,7 @@ import { chainIdOf, type LayerStore } from '../storage/layer-store';
 import { ImageError } from './errors';
 import type { Images } from './images';
 import { displayName, parseReference, withMirrors, type ImageReference } from './reference';
-import type { RegistryClient } from './registry/client';
+import type { Registry } from '../daemon/engine';
 import type { ImageRecord } from './store';
 
 /** One progress event of a pull, per layer (`id` = the layer digest's first 12 hex). */
@@ -24,7 +24,7 @@ export interface PullProgress {
 export interface PullDeps {
   images: Images;
   layers: LayerStore;
-  registry: RegistryClient;
+  registry: Registry;
   constants: DaemonConstants;
   mirrors: string[];
   tmpdir: string;
@@ -91,13 +91,15 @@ export class Puller {
     diffIds.forEach((d, i) => chain.push(chainIdOf(i === 0 ? null : chain[i - 1]!, d)));
 
     const work = await mkdtemp(join(this.deps.tmpdir, 'pull-'));
+    // Ends the downloads still running when the pull fails half way, before `work` is removed.
+    const abort = new AbortController();
+    const sources = new Map<number, Promise<() => Readable>>();
     try {
       const shortOf = (i: number) => resolved.layers[i]!.digest.replace(/^sha256:/, '').slice(0, 12);
       const missing = chain.map((id) => layers.get(id) === undefined);
       missing.forEach((m, i) => onProgress({ id: shortOf(i), status: m ? 'Waiting' : 'Already exists' }));
 
       // Downloads: layer sources, the first missing one streamed directly, the rest via temp files.
-      const sources = new Map<number, Promise<() => Readable>>();
       let running = 0;
       const queue: number[] = [];
       const startNext = () => {
@@ -108,7 +110,7 @@ export class Puller {
           const desc = resolved.layers[i]!;
           const done = (async () => {
             onProgress({ id: shortOf(i), status: 'Downloading', current: 0, total: desc.size });
-            const body = await registry.fetchBlob(resolved, desc);
+            const body = await registry.fetchBlob(resolved, desc, { signal: abort.signal });
             const count = counting((current) => onProgress({ id: shortOf(i), status: 'Downloading', current, total: desc.size }));
             await pipeline(body, count, createWriteStream(file));
             onProgress({ id: shortOf(i), status: 'Download complete' });
@@ -117,6 +119,7 @@ export class Puller {
             running--;
             startNext();
           });
+          done.catch(() => undefined); // awaited below; a pull that fails first must not leave it unhandled
           sources.set(i, done);
         }
       };
@@ -132,8 +135,8 @@ export class Puller {
         // Another pull may be bringing the same layer right now: wait for it instead of fetching again.
         const other = this.inflight.get(id);
         if (other) {
-          await other;
-          continue;
+          await other.catch(() => undefined);
+          if (layers.get(id)) continue; // otherwise that pull failed: fetch it here
         }
         const work1 = (async () => {
           if (layers.get(id)) return;
@@ -152,19 +155,20 @@ export class Puller {
           this.inflight.delete(id);
         }
       }
-      await Promise.allSettled(sources.values()); // nothing keeps writing into `work` once we leave
 
       // A pull by digest names no tag; the digest name `repo@sha256:…` is recorded either way.
       const names = asked.tag !== undefined ? [displayName({ ...asked, digest: undefined }, this.deps.constants)] : [];
       const digests = [`${displayName({ ...asked, tag: undefined, digest: undefined }, this.deps.constants)}@${resolved.manifestDigest}`];
       return await this.deps.images.register(configRaw, chain, names, digests);
     } finally {
+      abort.abort();
+      await Promise.allSettled(sources.values()); // nothing writes into `work` once it is removed
       await rm(work, { recursive: true, force: true });
     }
   }
 
   /** The first missing layer: its blob streams straight into extraction, no temp file. */
-  private async direct(resolved: Awaited<ReturnType<RegistryClient['resolve']>>, i: number, short: string, onProgress: (p: PullProgress) => void): Promise<() => Readable> {
+  private async direct(resolved: Awaited<ReturnType<Registry['resolve']>>, i: number, short: string, onProgress: (p: PullProgress) => void): Promise<() => Readable> {
     const desc = resolved.layers[i]!;
     onProgress({ id: short, status: 'Downloading', current: 0, total: desc.size });
     const body = await this.deps.registry.fetchBlob(resolved, desc);

@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
 import type { DaemonLogger } from '../log/logger';
 import type { MetadataDb, Migration } from '../metadata/db';
-import { createDecompressor } from './decompress';
 import type { GraphDriver } from './driver';
 import { KeyedMutex } from './mutex';
-import { applyTar, type ManifestEntry, type ManifestType } from './tar-apply';
+import type { ManifestEntry, ManifestType } from './tar-apply';
 
 export interface LayerInfo {
   /** Chain id hex (image layers) or the container's id (read-write layers). */
@@ -248,6 +247,8 @@ export class LayerStore {
         blobTap = new HashTap(blobAlgo);
       }
       const diffTap = new HashTap('sha256');
+      // tar-stream and the zstd decoder load on the first layer, not at every daemon start.
+      const [{ createDecompressor }, { applyTar }] = await Promise.all([import('./decompress.js'), import('./tar-apply.js')]);
       const stages = [stream, ...(blobTap ? [blobTap] : []), createDecompressor(), diffTap] as const;
       let pipeError: Error | undefined;
       pipeline(stages as unknown as [Readable, Transform], (err) => {

@@ -3,7 +3,7 @@ import { ImageError } from '../../image/errors';
 import type { Images, ImageFilters } from '../../image/images';
 import type { AuthStore } from '../../image/auths';
 import type { Puller, PullProgress } from '../../image/pull';
-import type { RegistryClient } from '../../image/registry/client';
+import type { Registry } from '../../daemon/engine';
 import type { ServerStreamImpl, UnaryImpl } from '../grpc-adapter';
 
 /** In-band failure as upstream reports it: gRPC OK with `cc` and `errmsg`. */
@@ -25,7 +25,7 @@ const FILTER_KEYS = ['reference', 'since', 'before', 'dangling', 'label'] as con
 export interface ImagesServiceDeps {
   images: Images;
   puller: Puller;
-  registry: RegistryClient;
+  registry: Registry;
   auths: AuthStore;
 }
 
