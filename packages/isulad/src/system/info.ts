@@ -1,4 +1,4 @@
-import { readFile, statfs } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 
 /** Static facts about the host, read once at boot (none of them change while the daemon runs). */
@@ -54,24 +54,4 @@ export function maskProxy(value: string | undefined): string {
 
 export function proxyEnv(env: NodeJS.ProcessEnv, name: 'HTTP_PROXY' | 'HTTPS_PROXY' | 'NO_PROXY'): string {
   return env[name] ?? env[name.toLowerCase()] ?? '';
-}
-
-const FS_MAGIC: Record<number, string> = {
-  0xef53: 'extfs',
-  0x58465342: 'xfs',
-  0x01021994: 'tmpfs',
-  0x9123683e: 'btrfs',
-  0x794c7630: 'overlayfs',
-  0x65735546: 'fuse',
-  0x5346544e: 'ntfs',
-};
-
-/** The filesystem under a directory, named like Docker's "Backing Filesystem". */
-export async function backingFilesystem(dir: string): Promise<string> {
-  try {
-    const st = await statfs(dir);
-    return FS_MAGIC[st.type] ?? `0x${st.type.toString(16)}`;
-  } catch {
-    return 'unknown';
-  }
 }
