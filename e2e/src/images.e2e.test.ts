@@ -168,6 +168,24 @@ describe('pull', () => {
     expect(readdirSync(d.path('graph', 'isulad_tmpdir'))).toEqual([]);
   });
 
+  it('pulls a multi-layer image with whiteouts: layers extracted side by side, stacked in order', async () => {
+    const d = track(await startDaemon({ daemonJson: { 'insecure-registries': ['127.0.0.1:5000'] } }));
+    const reg = await startRegistry(d, { port: 5000 });
+    registries.push(reg);
+    const push = await reg.skopeo(['copy', '--dest-tls-verify=false', `docker-archive:${await layeredImage()}`, `docker://${reg.host}/layered:latest`]);
+    expect(push.code, push.stderr).toBe(0);
+    const r = await d.isula(['pull', `${reg.host}/layered:latest`]);
+    expect(r.code, r.stderr).toBe(0);
+    const info = JSON.parse((await ok(d, ['inspect', `${reg.host}/layered`])).stdout) as [{ image: { top_layer: string } }];
+    const top = d.path('graph', 'storage', 'overlay', info[0].image.top_layer);
+    const { statSync } = await import('node:fs');
+    // The top layer sits on its parent (a `lower` chain of one), and its whiteouts are overlay ones.
+    expect(readFileSync(`${top}/lower`, 'utf8')).toMatch(/^l\/[A-Z0-9]{26}$/);
+    expect(existsSync(`${top}/empty`)).toBe(false);
+    expect(statSync(`${top}/diff/gone.txt`).isCharacterDevice()).toBe(true);
+    expect(readdirSync(`${top}/diff/dir`)).toEqual(['new.txt']);
+  });
+
   it('pulls an OCI-format image too', async () => {
     const { oci } = await busyboxImage();
     const d = track(await startDaemon({ daemonJson: { 'insecure-registries': ['127.0.0.1:5000'] } }));
@@ -267,7 +285,9 @@ PY
     registries.push(reg);
     expect((await reg.skopeo(['copy', '--dest-tls-verify=false', `docker-archive:${big}/big.tar`, `docker://${reg.host}/big:latest`])).code).toBe(0);
     const pulling = d.isula(['pull', `${reg.host}/big:latest`]);
-    await waitFor('a layer on disk', () => (d.listDir('graph').length >= 0 && readdirSync(`${graph}/isulad_tmpdir`).length > 0 ? true : undefined), 20_000, 20);
+    // Kill while layers are being extracted (their directories are still `tmp-…`).
+    const extracting = () => (existsSync(`${graph}/storage/overlay`) && readdirSync(`${graph}/storage/overlay`).some((f) => f.startsWith('tmp-')) ? true : undefined);
+    await waitFor('a layer being extracted', extracting, 20_000, 10);
     d.signal('SIGKILL');
     await pulling;
     await d.exited;

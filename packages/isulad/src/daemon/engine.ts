@@ -56,7 +56,7 @@ export async function openEngine({ config, constants, tmpdir, logger }: EngineOp
           }),
       )),
   );
-  const puller = new Puller({ images, layers, registry, constants, mirrors: config.registryMirrors, tmpdir, logger });
+  const puller = new Puller({ images, layers, registry, constants, mirrors: config.registryMirrors, logger });
   return {
     meta,
     driver,

@@ -1,9 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { DaemonConstants } from '../config';
 import type { DaemonLogger } from '../log/logger';
 import { chainIdOf, type LayerStore } from '../storage/layer-store';
@@ -27,12 +22,11 @@ export interface PullDeps {
   registry: Registry;
   constants: DaemonConstants;
   mirrors: string[];
-  tmpdir: string;
   logger: DaemonLogger;
 }
 
-/** How many blobs one pull downloads at once (the next layers wait in temp files for their turn). */
-const PARALLEL_DOWNLOADS = 3;
+/** How many layers one pull downloads and extracts at once. */
+const PARALLEL_LAYERS = 3;
 
 /** Passes bytes through unchanged, reporting the running count (a 'data' listener would steal them). */
 function counting(onBytes: (total: number) => void): Transform {
@@ -47,10 +41,10 @@ function counting(onBytes: (total: number) => void): Transform {
 }
 
 /**
- * Pulls images: resolve the manifest (mirrors first for unqualified names), then fetch layers with
- * a few downloads in flight, the first streaming straight into its extraction, the others into
- * temporary files under ISULAD_TMPDIR; extraction runs in layer order. A layer pulled by two pulls at
- * once is fetched once; nothing is registered until every layer is in place.
+ * Pulls images: resolve the manifest (mirrors first for unqualified names), then stream every missing
+ * layer from the registry straight into its extraction, a few layers at once, each stacked on its
+ * parent once that is registered. A layer two pulls need at once is fetched once; nothing is
+ * registered until every layer is in place.
  */
 export class Puller {
   private readonly inflight = new Map<string, Promise<void>>();
@@ -90,71 +84,54 @@ export class Puller {
     const chain: string[] = [];
     diffIds.forEach((d, i) => chain.push(chainIdOf(i === 0 ? null : chain[i - 1]!, d)));
 
-    const work = await mkdtemp(join(this.deps.tmpdir, 'pull-'));
-    // Ends the downloads still running when the pull fails half way, before `work` is removed.
+    // Ends the downloads still running when the pull fails half way.
     const abort = new AbortController();
-    const sources = new Map<number, Promise<() => Readable>>();
+    const jobs: Promise<void>[] = [];
     try {
       const shortOf = (i: number) => resolved.layers[i]!.digest.replace(/^sha256:/, '').slice(0, 12);
       const missing = chain.map((id) => layers.get(id) === undefined);
       missing.forEach((m, i) => onProgress({ id: shortOf(i), status: m ? 'Waiting' : 'Already exists' }));
 
-      // Downloads: layer sources, the first missing one streamed directly, the rest via temp files.
-      let running = 0;
-      const queue: number[] = [];
-      const startNext = () => {
-        while (running < PARALLEL_DOWNLOADS && queue.length > 0) {
-          const i = queue.shift()!;
-          running++;
-          const file = join(work, `layer-${i}`);
-          const desc = resolved.layers[i]!;
-          const done = (async () => {
-            onProgress({ id: shortOf(i), status: 'Downloading', current: 0, total: desc.size });
-            const body = await registry.fetchBlob(resolved, desc, { signal: abort.signal });
-            const count = counting((current) => onProgress({ id: shortOf(i), status: 'Downloading', current, total: desc.size }));
-            await pipeline(body, count, createWriteStream(file));
-            onProgress({ id: shortOf(i), status: 'Download complete' });
-            return () => createReadStream(file) as Readable;
-          })().finally(() => {
-            running--;
-            startNext();
-          });
-          done.catch(() => undefined); // awaited below; a pull that fails first must not leave it unhandled
-          sources.set(i, done);
-        }
-      };
-      const firstMissing = missing.indexOf(true);
-      missing.forEach((m, i) => {
-        if (m && i !== firstMissing) queue.push(i);
-      });
-      startNext();
-
+      // Every missing layer streams from the registry straight into its own extraction, a few at a
+      // time; each is stacked on its parent once that one is registered. Jobs start in layer order,
+      // so the lowest running layer never waits on a later one.
+      const slots = new Semaphore(PARALLEL_LAYERS);
+      const ready: Promise<void>[] = [];
       for (let i = 0; i < chain.length; i++) {
-        if (!missing[i]) continue;
         const id = chain[i]!;
+        const parentReady = i === 0 ? Promise.resolve() : ready[i - 1]!;
+        if (!missing[i]) {
+          ready.push(Promise.resolve());
+          continue;
+        }
         // Another pull may be bringing the same layer right now: wait for it instead of fetching again.
         const other = this.inflight.get(id);
-        if (other) {
-          await other.catch(() => undefined);
-          if (layers.get(id)) continue; // otherwise that pull failed: fetch it here
-        }
-        const work1 = (async () => {
-          if (layers.get(id)) return;
-          const open = i === firstMissing ? await this.direct(resolved, i, shortOf(i), onProgress) : await sources.get(i)!;
-          const stream = open();
-          // The first layer downloads and extracts at once; the others were downloaded first.
-          if (i !== firstMissing) onProgress({ id: shortOf(i), status: 'Extracting' });
-          // The registry client already checked the blob digest while it streamed; the layer store checks the diff id.
-          await layers.applyLayer(stream, { parent: i === 0 ? null : chain[i - 1]!, expectedDiffId: diffIds[i] });
-          onProgress({ id: shortOf(i), status: 'Pull complete' });
+        const job = (async () => {
+          if (other) {
+            await other.catch(() => undefined);
+            if (layers.get(id)) return; // otherwise that pull failed: fetch it here
+          }
+          await slots.run(async () => {
+            if (layers.get(id)) return;
+            const desc = resolved.layers[i]!;
+            onProgress({ id: shortOf(i), status: 'Downloading', current: 0, total: desc.size });
+            const body = await this.deps.registry.fetchBlob(resolved, desc, { signal: abort.signal });
+            const count = counting((current) => onProgress({ id: shortOf(i), status: 'Downloading', current, total: desc.size }));
+            body.once('error', (err) => count.destroy(err));
+            // The registry client checks the blob digest as it streams; the layer store, the diff id.
+            await layers.applyLayer(body.pipe(count), { parent: i === 0 ? null : chain[i - 1]!, expectedDiffId: diffIds[i], parentReady });
+            onProgress({ id: shortOf(i), status: 'Pull complete' });
+          });
         })();
-        this.inflight.set(id, work1);
-        try {
-          await work1;
-        } finally {
-          this.inflight.delete(id);
+        if (!other) {
+          this.inflight.set(id, job);
+          void job.catch(() => undefined).finally(() => this.inflight.delete(id));
         }
+        job.catch(() => undefined); // awaited below; an earlier failure must not leave it unhandled
+        jobs.push(job);
+        ready.push(job);
       }
+      await Promise.all(jobs);
 
       // A pull by digest names no tag; the digest name `repo@sha256:…` is recorded either way.
       const names = asked.tag !== undefined ? [displayName({ ...asked, digest: undefined }, this.deps.constants)] : [];
@@ -162,18 +139,26 @@ export class Puller {
       return await this.deps.images.register(configRaw, chain, names, digests);
     } finally {
       abort.abort();
-      await Promise.allSettled(sources.values()); // nothing writes into `work` once it is removed
-      await rm(work, { recursive: true, force: true });
+      await Promise.allSettled(jobs); // no extraction still running once the pull has answered
     }
   }
+}
 
-  /** The first missing layer: its blob streams straight into extraction, no temp file. */
-  private async direct(resolved: Awaited<ReturnType<Registry['resolve']>>, i: number, short: string, onProgress: (p: PullProgress) => void): Promise<() => Readable> {
-    const desc = resolved.layers[i]!;
-    onProgress({ id: short, status: 'Downloading', current: 0, total: desc.size });
-    const body = await this.deps.registry.fetchBlob(resolved, desc);
-    const count = counting((current) => onProgress({ id: short, status: 'Downloading', current, total: desc.size }));
-    body.once('error', (err) => count.destroy(err));
-    return () => body.pipe(count);
+/** At most `n` tasks at once, started in call order. */
+class Semaphore {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly n: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.n) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
   }
 }

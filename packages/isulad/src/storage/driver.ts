@@ -30,6 +30,11 @@ export interface GraphDriver {
    * its short link, which moves along).
    */
   rename(from: string, to: string): Promise<void>;
+  /**
+   * Stacks a layer created without a parent onto `parent`: layers of one image are extracted side by
+   * side and joined to their parents once those are registered.
+   */
+  setParent(id: string, parent: string): Promise<void>;
   /** Ids of every layer directory present (recovery compares them with the metadata). */
   list(): Promise<string[]>;
   /** Shutdown: unmounts every layer this driver mounted, then its home. */

@@ -34,6 +34,11 @@ export interface ApplyLayerOptions {
   expectedDiffId?: string;
   /** `algo:hex` the raw (compressed) input must hash to (the manifest's blob digest). */
   compressedDigest?: string;
+  /**
+   * Settles once `parent` is registered (it is being applied concurrently): the layer is extracted
+   * meanwhile and stacked on its parent afterwards. Without it, `parent` must exist already.
+   */
+  parentReady?: Promise<unknown>;
 }
 
 export interface LayerStoreOptions {
@@ -205,7 +210,7 @@ export class LayerStore {
       stream.destroy();
       throw new Error(`invalid diff id ${opts.expectedDiffId}`);
     }
-    if (parent !== null) {
+    if (parent !== null && opts.parentReady === undefined) {
       const p = this.get(parent);
       if (!p || p.kind !== 'layer') {
         stream.destroy();
@@ -236,7 +241,9 @@ export class LayerStore {
       .run(tmpId, parent, new Date().toISOString());
     let renamedTo: string | undefined;
     try {
-      await this.driver.create(tmpId, parent);
+      // A parent still being applied elsewhere: extract now, stack on it once it is registered.
+      const stackLater = parent !== null && opts.parentReady !== undefined;
+      await this.driver.create(tmpId, stackLater ? null : parent);
 
       let blobTap: HashTap | undefined;
       let blobAlgo: string | undefined;
@@ -266,6 +273,12 @@ export class LayerStore {
         throw new Error(`layer diff id mismatch: expected ${opts.expectedDiffId}, got ${diffId}`);
       }
       const chainId = chainIdOf(parent, diffId);
+      if (stackLater) {
+        await opts.parentReady;
+        const p = this.get(parent!);
+        if (!p || p.kind !== 'layer') throw new Error(`parent layer ${parent} not found`);
+        await this.driver.setParent(tmpId, parent!);
+      }
 
       const register = async (): Promise<LayerInfo> => {
         const existing = this.get(chainId);

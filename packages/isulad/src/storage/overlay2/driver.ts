@@ -311,6 +311,15 @@ export class Overlay2Driver implements GraphDriver {
     }
   }
 
+  async setParent(id: string, parent: string): Promise<void> {
+    const dir = this.dir(id);
+    const parentShort = (await readFile(join(this.dir(parent), 'link'), 'utf8')).trim();
+    const lower = [`${LINK_DIR}/${parentShort}`, ...(await this.readLower(parent))];
+    if (lower.length > MAX_DEPTH) throw new Error(`overlay2: max depth exceeded: layer ${id} would have ${lower.length} lower layers (${MAX_DEPTH} at most)`);
+    await writeFile(join(dir, 'lower'), lower.join(':'), { mode: 0o644 });
+    await rm(join(dir, 'empty'), { recursive: true, force: true });
+  }
+
   mount(id: string): Promise<string> {
     return this.locks.run(id, async () => {
       const dir = this.dir(id);
