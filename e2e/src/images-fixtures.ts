@@ -9,11 +9,23 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { REPO, run, sleep, type TestDaemon } from './harness';
 
-const FIXTURES = '/tmp/ie2e-fixtures';
+const FIXTURES = `/tmp/ie2e-fixtures-${process.pid}`;
+
+/** Every directory the fixtures made; removed by cleanupFixtures() when the suite ends. */
+const made: string[] = [FIXTURES];
+function scratch(prefix: string): string {
+  const dir = mkdtempSync(join('/tmp', prefix));
+  made.push(dir);
+  return dir;
+}
+
+export function cleanupFixtures(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
 
 /** Builds (once per run) the busybox image with tools/images/make-busybox.sh; returns its directory. */
 export async function busyboxImage(): Promise<{ tar: string; oci: string }> {
-  const dir = join(FIXTURES, `busybox-${process.pid}`);
+  const dir = join(FIXTURES, 'busybox');
   if (!existsSync(join(dir, 'busybox.tar'))) {
     mkdirSync(dir, { recursive: true });
     const r = await run('bash', [join(REPO, 'tools/images/make-busybox.sh'), dir], { timeoutMs: 120_000 });
@@ -46,7 +58,7 @@ async function tarOf(files: Record<string, string>, dir: string, name: string): 
  * replaces a directory (opaque), tagged `layered:latest`.
  */
 export async function layeredImage(): Promise<string> {
-  const dir = mkdtempSync(join('/tmp', 'ie2e-layered-'));
+  const dir = scratch('ie2e-layered-');
   const l1 = await tarOf({ 'keep.txt': 'base', 'gone.txt': 'to be deleted', 'dir/old.txt': 'old' }, dir, 'l1');
   const l2 = await tarOf({ '.wh.gone.txt': '', 'dir/.wh..wh..opq': '', 'dir/new.txt': 'new', 'added.txt': 'added' }, dir, 'l2');
   const config = JSON.stringify({
@@ -68,7 +80,7 @@ export async function layeredImage(): Promise<string> {
 
 /** A docker-save archive whose only layer carries `entry` (a hostile name or link). */
 export async function hostileImage(kind: 'dotdot' | 'symlink-escape' | 'hardlink-escape', sentinel: string): Promise<string> {
-  const dir = mkdtempSync(join('/tmp', 'ie2e-hostile-'));
+  const dir = scratch('ie2e-hostile-');
   const py = {
     dotdot: `t.addfile(info("../../../../${sentinel.slice(1)}", b"pwned"), io.BytesIO(b"pwned"))`,
     'symlink-escape': `s = tarfile.TarInfo("esc"); s.type = tarfile.SYMTYPE; s.linkname = "${join(sentinel, '..')}"; t.addfile(s)
@@ -160,7 +172,7 @@ export async function startRegistry(d: TestDaemon, opts: { port: number; tls?: b
  */
 export async function multiArchLayout(): Promise<{ layout: string; amd64Config: string; arm64Config: string }> {
   const { oci } = await busyboxImage();
-  const dir = mkdtempSync(join('/tmp', 'ie2e-multi-'));
+  const dir = scratch('ie2e-multi-');
   await run('cp', ['-a', `${oci}/.`, dir]);
   const blob = (d: string) => join(dir, 'blobs/sha256', d.replace(/^sha256:/, ''));
   const put = (data: string) => {

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startDaemon, waitFor, type TestDaemon } from './harness';
-import { busyboxImage, hostileImage, layeredImage, multiArchLayout, startRegistry, type Registry } from './images-fixtures';
+import { busyboxImage, cleanupFixtures, hostileImage, layeredImage, multiArchLayout, startRegistry, type Registry } from './images-fixtures';
 
 const daemons: TestDaemon[] = [];
 const registries: Registry[] = [];
@@ -9,6 +9,12 @@ const track = <T extends TestDaemon>(d: T) => (daemons.push(d), d);
 afterEach(async () => {
   await Promise.all(registries.splice(0).map((r) => r.stop()));
   await Promise.all(daemons.splice(0).map((d) => d.cleanup()));
+});
+// Scratch paths the tests below use besides the fixtures; removed whatever the outcome.
+const scratchPaths: string[] = [];
+afterAll(() => {
+  cleanupFixtures();
+  for (const p of scratchPaths) require('node:fs').rmSync(p, { recursive: true, force: true });
 });
 
 const ok = async (d: TestDaemon, args: string[]) => {
@@ -57,6 +63,7 @@ describe('load, images, tag, inspect, rmi', () => {
 
   it('keeps images and tags across a daemon restart', async () => {
     const { tar } = await busyboxImage();
+    scratchPaths.push('/tmp/ie2e-persist-graph');
     const d = track(await startDaemon({ args: ['-g', '/tmp/ie2e-persist-graph'] }));
     await ok(d, ['load', '-i', tar]);
     await ok(d, ['tag', 'busybox', 'kept:1']);
@@ -87,6 +94,7 @@ describe('load, images, tag, inspect, rmi', () => {
   for (const kind of ['dotdot', 'symlink-escape', 'hardlink-escape'] as const) {
     it(`a hostile layer (${kind}) writes nothing outside the store`, async () => {
       const sentinelDir = `/tmp/ie2e-sentinel-${process.pid}-${kind}`;
+      scratchPaths.push(sentinelDir);
       require('node:fs').mkdirSync(sentinelDir, { recursive: true });
       writeFileSync(`${sentinelDir}/victim`, 'untouched');
       const d = track(await startDaemon());
@@ -110,6 +118,7 @@ describe('load, images, tag, inspect, rmi', () => {
     const d = track(await startDaemon());
     const { run } = await import('./harness');
     const archive = `/tmp/ie2e-oci-${process.pid}.tar`;
+    scratchPaths.push(archive);
     await run('tar', ['-C', oci, '-cf', archive, '.']);
     await ok(d, ['load', '-i', archive, '--tag', 'ocibox:v2']);
     expect((await ok(d, ['images'])).stdout).toMatch(/\nocibox +v2 /);
@@ -119,6 +128,7 @@ describe('load, images, tag, inspect, rmi', () => {
   it('--image-layer-check finds a damaged layer at start and says which image is unusable', async () => {
     const { tar } = await busyboxImage();
     const graph = `/tmp/ie2e-layercheck-${process.pid}`;
+    scratchPaths.push(graph);
     const d = track(await startDaemon({ args: ['-g', graph] }));
     await ok(d, ['load', '-i', tar]);
     const top = (await ok(d, ['inspect', '-f', '{{.image.top_layer}}', 'busybox'])).stdout.trim();
@@ -138,6 +148,7 @@ describe('load, images, tag, inspect, rmi', () => {
   it('imports a rootfs tarball as a one-layer image', async () => {
     const d = track(await startDaemon());
     const tarFile = `/tmp/ie2e-rootfs-${process.pid}.tar`;
+    scratchPaths.push(tarFile);
     const { run } = await import('./harness');
     await run('tar', ['-C', '/usr/share/doc/tar', '-cf', tarFile, '.']);
     const r = await ok(d, ['import', tarFile, 'imported:v1']);
@@ -261,6 +272,7 @@ describe('pull', () => {
 
   it('kill -9 during a pull leaves no half image, no orphan layer and no temp file after restart', async () => {
     const big = `/tmp/ie2e-big-${process.pid}`;
+    scratchPaths.push(big);
     const { run } = await import('./harness');
     // A 3-layer image of incompressible data, big enough to still be pulling when killed.
     const mk = await run('bash', ['-c', `set -e; rm -rf ${big}; mkdir -p ${big}/r1 ${big}/r2 ${big}/r3; head -c 60M /dev/urandom > ${big}/r1/a; head -c 60M /dev/urandom > ${big}/r2/b; head -c 60M /dev/urandom > ${big}/r3/c
@@ -280,6 +292,7 @@ PY
       tar -C arch -cf big.tar .`], { timeoutMs: 120_000 });
     expect(mk.code, mk.stderr).toBe(0);
     const graph = `/tmp/ie2e-kill9-graph-${process.pid}`;
+    scratchPaths.push(graph);
     const d = track(await startDaemon({ args: ['-g', graph], daemonJson: { 'insecure-registries': ['127.0.0.1:5000'] } }));
     const reg = await startRegistry(d, { port: 5000 });
     registries.push(reg);
