@@ -231,3 +231,32 @@ describe('hook-spec', () => {
     expect(r.stderr.trim()).toBe('Invalid hook-spec file(/etc/isulad/hooks.json) in server conf: hook path "true" must be absolute');
   });
 });
+
+describe('storage options', () => {
+  /** Refused by the storage driver (it needs the graph's filesystem): no pidfile, socket or database left. */
+  async function refusedByStorage(args: string[]) {
+    const r = await failingDaemon({ args });
+    track(r.d);
+    expect(r.d.listDir().filter((f) => !['etc-isulad', 'ovl', 'graph', 'state'].includes(f))).toEqual([]);
+    expect(existsSync(r.d.path('graph', 'isulad.db'))).toBe(false);
+    return r;
+  }
+
+  it('overlay2.size needs project quota, which this kernel lacks: refused with upstream text, not ignored', async () => {
+    const r = await refusedByStorage(['--storage-opt', 'overlay2.size=10G']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('Storage option overlay.size not supported. Filesystem does not support Project Quota');
+  });
+
+  it('devicemapper without a thin pool is refused with upstream text', async () => {
+    const r = await refusedByStorage(['--storage-driver', 'devicemapper']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('devmapper: thin pool is not exist or caller did not pass us a pool, please create it firstly');
+  });
+
+  it('info reports the overlay2 driver status', async () => {
+    const d = track(await startDaemon());
+    const info = (await d.isula(['info'])).stdout;
+    expect(info).toMatch(/\nStorage Driver: overlay2\n Backing Filesystem: \w+\n Supports d_type: true\n/);
+  });
+});

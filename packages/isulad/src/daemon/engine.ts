@@ -32,9 +32,18 @@ export interface EngineOptions {
 }
 
 export async function openEngine({ config, constants, tmpdir, logger }: EngineOptions): Promise<Engine> {
-  const meta = MetadataDb.open(join(config.graph, 'isulad.db'));
+  // The driver checks its options first: a refused option leaves no database behind.
   const driver = await createDriver(config.storageDriver, { graph: config.graph, runDir: config.state, options: config.storageOpts, logger });
-  const layers = await LayerStore.open({ graph: config.graph, state: config.state, driver, db: meta, tmpdir, logger });
+  const meta = MetadataDb.open(join(config.graph, 'isulad.db'));
+  // A start that fails past this point leaves no open database and no mount of the storage home.
+  let layers: LayerStore;
+  try {
+    layers = await LayerStore.open({ graph: config.graph, state: config.state, driver, db: meta, tmpdir, logger });
+  } catch (err) {
+    await driver.cleanup().catch(() => undefined);
+    meta.close();
+    throw err;
+  }
   const store = new ImageStore(meta);
   const images = new Images({ store, layers, constants, tmpdir, logger });
   const auths = new AuthStore(join(config.graph, 'auths'));
