@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { parseHostUri } from '@isula/protocol';
 
 export const DEFAULT_HOST = 'unix:///var/run/isulad.sock';
 
@@ -63,16 +64,11 @@ function readIfPresent(path: string): Buffer | undefined {
 export function resolveEndpoint(options: ConnectOptions, env: NodeJS.ProcessEnv = process.env): Endpoint {
   const o = optionsFromEnv(options, env);
   const uri = o.host;
-  if (uri.startsWith('unix://')) {
-    const path = uri.slice('unix://'.length);
-    if (!path.startsWith('/') || path.endsWith('/') || Buffer.byteLength(path) > 107) throw new InvalidHostError(uri);
-    return { kind: 'unix', uri, path };
-  }
-  const m = /^tcp:\/\/(localhost|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):(\d{1,5})$/.exec(uri);
-  if (!m || Number(m[2]) > 65535) throw new InvalidHostError(uri);
-  if (/^\d/.test(m[1]!) && m[1]!.split('.').some((octet) => Number(octet) > 255)) throw new InvalidHostError(uri);
-  const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
-  const endpoint: Endpoint = { kind: 'tcp', uri, host, port: Number(m[2]) };
+  const parsed = parseHostUri(uri);
+  if (!parsed) throw new InvalidHostError(uri);
+  if (parsed.kind === 'unix') return parsed;
+  const { host, port } = parsed;
+  const endpoint: Endpoint = { kind: 'tcp', uri, host, port };
   if (o.tls) {
     endpoint.tls = {
       verify: o.tlsVerify,

@@ -62,6 +62,7 @@ export { NetworkServiceDefinition } from './gen/network/network';
 export type { Timestamp } from './gen/google/protobuf/timestamp';
 export type { DeepPartial } from './gen/containers/container';
 export * from './constants';
+export * from './hosts';
 export * from './timestamp';
 
 // ---------------------------------------------------------------------------

@@ -1,37 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net';
-
-/** A listener address the daemon binds. */
-export type HostAddress =
-  | { kind: 'unix'; uri: string; path: string }
-  | { kind: 'tcp'; uri: string; host: string; port: number };
-
-const SUN_PATH_MAX = 107; // sockaddr_un.sun_path holds 108 bytes with the terminating NUL
-
-/** Parses `unix:///abs/path` or `tcp://ip|localhost:port`; undefined when the name is not valid. */
-export function parseHost(uri: string): HostAddress | undefined {
-  if (uri.startsWith('unix://')) {
-    const path = uri.slice('unix://'.length);
-    if (!path.startsWith('/') || path.endsWith('/') || Buffer.byteLength(path) > SUN_PATH_MAX) return undefined;
-    if (path.includes('\0')) return undefined;
-    return { kind: 'unix', uri, path };
-  }
-  if (uri.startsWith('tcp://')) {
-    const rest = uri.slice('tcp://'.length);
-    const m = /^(\[[0-9a-fA-F:.]+\]|[^:/[\]]+):(\d{1,5})$/.exec(rest);
-    if (!m) return undefined;
-    let host = m[1]!;
-    const port = Number(m[2]);
-    if (port > 65535) return undefined;
-    if (host.startsWith('[')) {
-      host = host.slice(1, -1);
-      if (!isIPv6(host)) return undefined;
-    } else if (host !== 'localhost' && !isIPv4(host)) {
-      return undefined;
-    }
-    return { kind: 'tcp', uri, host, port };
-  }
-  return undefined;
-}
+export { parseHostUri as parseHost, type HostAddress } from '@isula/protocol';
 
 /** Keeps the first occurrence of each host, in order (upstream de-duplicates). */
 export function dedupHosts(hosts: string[]): string[] {
