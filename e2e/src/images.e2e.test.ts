@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { startDaemon, waitFor, type TestDaemon } from './harness';
+import { run, startDaemon, waitFor, type TestDaemon } from './harness';
 import { busyboxImage, cleanupFixtures, hostileImage, layeredImage, multiArchLayout, startRegistry, type Registry } from './images-fixtures';
 
 const daemons: TestDaemon[] = [];
@@ -116,7 +116,6 @@ describe('load, images, tag, inspect, rmi', () => {
   it('loads an OCI image layout archive, named with --tag', async () => {
     const { oci } = await busyboxImage();
     const d = track(await startDaemon());
-    const { run } = await import('./harness');
     const archive = `/tmp/ie2e-oci-${process.pid}.tar`;
     scratchPaths.push(archive);
     await run('tar', ['-C', oci, '-cf', archive, '.']);
@@ -149,7 +148,6 @@ describe('load, images, tag, inspect, rmi', () => {
     const d = track(await startDaemon());
     const tarFile = `/tmp/ie2e-rootfs-${process.pid}.tar`;
     scratchPaths.push(tarFile);
-    const { run } = await import('./harness');
     await run('tar', ['-C', '/usr/share/doc/tar', '-cf', tarFile, '.']);
     const r = await ok(d, ['import', tarFile, 'imported:v1']);
     expect(r.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
@@ -273,7 +271,6 @@ describe('pull', () => {
   it('kill -9 during a pull leaves no half image, no orphan layer and no temp file after restart', async () => {
     const big = `/tmp/ie2e-big-${process.pid}`;
     scratchPaths.push(big);
-    const { run } = await import('./harness');
     // A 3-layer image of incompressible data, big enough to still be pulling when killed.
     const mk = await run('bash', ['-c', `set -e; rm -rf ${big}; mkdir -p ${big}/r1 ${big}/r2 ${big}/r3; head -c 60M /dev/urandom > ${big}/r1/a; head -c 60M /dev/urandom > ${big}/r2/b; head -c 60M /dev/urandom > ${big}/r3/c
       cd ${big}; for i in 1 2 3; do tar -C r$i -cf l$i.tar .; done

@@ -211,9 +211,9 @@ describe('applyTar: ordinary content', () => {
     const zeros = Buffer.alloc(1024 * 1024);
     void (async () => {
       for (let sent = 0; sent < size; sent += zeros.length) {
-        if (!body.write(zeros)) await new Promise((r) => body.once('drain', r));
+        if (!body.write(zeros)) await new Promise<void>((r) => body.once('drain', () => r()));
       }
-      body.end();
+      (body as unknown as NodeJS.WritableStream).end(); // @types/tar-stream wants a callback here
       p.finalize();
     })();
     let peak = 0;

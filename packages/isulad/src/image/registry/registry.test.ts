@@ -6,51 +6,27 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, writeFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseReference, withMirrors, displayName, type ImageReference } from '../reference';
-import { RegistryClient, type RegistryClientOptions, readLimited } from './client';
-import { RegistryError } from './errors';
+import { readLimited } from './client';
 import { MediaTypes } from './media-types';
-import { blobDataPath, freePort, Pusher, type RegistryProcess, sha256, startRegistry, removeTempDirs, tempDir } from './testing/harness';
+import { blobDataPath, freePort, Pusher, type RegistryProcess, sha256, startRegistry, removeTempDirs } from './testing/harness';
+import { rejection, testClients } from './testing/clients';
 import { type Fixtures, pushTestImage } from './testing/fixtures';
 
-const logger = pino({ level: 'silent' });
 const REPO = 'test/img';
 
 let reg: RegistryProcess;
 let pusher: Pusher;
 let fx: Fixtures;
-const clients: RegistryClient[] = [];
 
-function client(o: Partial<RegistryClientOptions> = {}): RegistryClient {
-  const c = new RegistryClient({
-    insecureRegistries: [reg.host],
-    skipVerifyEnforce: false,
-    certsDir: tempDir('isulad-test-certsd-empty'),
-    credentials: async () => undefined,
-    logger,
-    userAgent: 'isulad-test/0',
-    ...o,
-  });
-  clients.push(c);
-  return c;
-}
+const { client, closeAll } = testClients(() => ({ insecureRegistries: [reg.host] }));
 
 const ref = (tagOrDigest: string, repository = REPO): ImageReference =>
   tagOrDigest.startsWith('sha256:')
     ? { registry: reg.host, repository, digest: tagOrDigest }
     : { registry: reg.host, repository, tag: tagOrDigest };
 
-async function rejection(p: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RegistryError);
-    return e as RegistryError;
-  }
-  throw new Error('expected a rejection');
-}
 
 beforeAll(async () => {
   reg = await startRegistry();
@@ -61,7 +37,7 @@ beforeAll(async () => {
 afterAll(() => removeTempDirs());
 
 afterAll(async () => {
-  for (const c of clients) await c.close();
+  await closeAll();
   await pusher?.close();
   await reg?.stop();
 });

@@ -5,15 +5,12 @@
  */
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RegistryClient, type RegistryClientOptions } from './client';
-import { RegistryError } from './errors';
+import { rejection, testClients } from './testing/clients';
 import { type Fixtures, pushTestImage } from './testing/fixtures';
 import { htpasswdFile, type KeyPair, makeCa, makeCert, Pusher, type RegistryProcess, startRegistry, removeTempDirs, tempDir } from './testing/harness';
 import { rmSync } from 'node:fs';
 
-const logger = pino({ level: 'silent' });
 const REPO = 'secure/img';
 const USER = { username: 'testuser', password: 'testpass' };
 
@@ -25,21 +22,8 @@ let authReg: RegistryProcess;
 /** TLS with a certificate for another name only (DNS:wrong.example), client certificates required. */
 let mtlsReg: RegistryProcess;
 let fx: Fixtures;
-const clients: RegistryClient[] = [];
 
-function client(o: Partial<RegistryClientOptions> = {}): RegistryClient {
-  const c = new RegistryClient({
-    insecureRegistries: [],
-    skipVerifyEnforce: false,
-    certsDir: tempDir('isulad-test-certsd-empty'),
-    credentials: async () => undefined,
-    logger,
-    userAgent: 'isulad-test/0',
-    ...o,
-  });
-  clients.push(c);
-  return c;
-}
+const { client, closeAll } = testClients(() => ({}));
 
 /** A certs.d tree with `<host>/` holding the given files (name → source path). */
 function certsD(host: string, files: Record<string, string>): string {
@@ -54,15 +38,6 @@ const creds =
   async (registry: string) =>
     forHost === undefined || registry === forHost() ? c : undefined;
 
-async function rejection(p: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RegistryError);
-    return e as RegistryError;
-  }
-  throw new Error('expected a rejection');
-}
 
 beforeAll(async () => {
   dir = tempDir('isulad-test-tls');
@@ -84,7 +59,7 @@ beforeAll(async () => {
 afterAll(() => removeTempDirs());
 
 afterAll(async () => {
-  for (const c of clients) await c.close();
+  await closeAll();
   await authReg?.stop();
   await mtlsReg?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });

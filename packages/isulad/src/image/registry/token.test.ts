@@ -3,14 +3,12 @@
  * server written for the test (RS256 JWTs with the signing certificate in x5c).
  */
 import { rmSync } from 'node:fs';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RegistryClient, type RegistryClientOptions, readLimited } from './client';
-import { RegistryError } from './errors';
+import { readLimited } from './client';
+import { rejection, testClients } from './testing/clients';
 import { type Fixtures, pushTestImage } from './testing/fixtures';
 import { Pusher, type RegistryProcess, startRegistry, startTokenServer, removeTempDirs, tempDir, type TokenServer } from './testing/harness';
 
-const logger = pino({ level: 'silent' });
 const REPO = 'tok/img';
 const USER = { username: 'tokuser', password: 'tokpass' };
 
@@ -18,31 +16,9 @@ let dir: string;
 let tokens: TokenServer;
 let reg: RegistryProcess;
 let fx: Fixtures;
-const clients: RegistryClient[] = [];
 
-function client(o: Partial<RegistryClientOptions> = {}): RegistryClient {
-  const c = new RegistryClient({
-    insecureRegistries: [reg.host],
-    skipVerifyEnforce: false,
-    certsDir: tempDir('isulad-test-certsd-empty'),
-    credentials: async () => USER,
-    logger,
-    userAgent: 'isulad-test/0',
-    ...o,
-  });
-  clients.push(c);
-  return c;
-}
+const { client, closeAll } = testClients(() => ({ insecureRegistries: [reg.host], credentials: async () => USER }));
 
-async function rejection(p: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(RegistryError);
-    return e as RegistryError;
-  }
-  throw new Error('expected a rejection');
-}
 
 beforeAll(async () => {
   dir = tempDir('isulad-test-token');
@@ -58,7 +34,7 @@ beforeAll(async () => {
 afterAll(() => removeTempDirs());
 
 afterAll(async () => {
-  for (const c of clients) await c.close();
+  await closeAll();
   await reg?.stop();
   await tokens?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
