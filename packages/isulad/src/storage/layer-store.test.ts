@@ -117,14 +117,7 @@ describe('LayerStore.applyLayer', () => {
     expect(readFileSync(join(store.diffPath(l.id), 'hello/link'), 'utf8')).toBe('zstd works\n');
   });
 
-  it('applies a multi-frame zstd layer made by the zstd CLI, when it is installed', async (ctx) => {
-    let have = true;
-    try {
-      execFileSync('zstd', ['-V'], { stdio: 'ignore' });
-    } catch {
-      have = false;
-    }
-    if (!have) return ctx.skip();
+  it('applies a multi-frame zstd layer made by the zstd CLI', async () => {
     const tar = await makeTar(Array.from({ length: 50 }, (_, i) => ({ name: `f${i}`, content: `${i}`.repeat(5000 + i) })));
     const half = tar.length / 2 - ((tar.length / 2) % 512);
     const zst = Buffer.concat([execFileSync('zstd', ['-c', '-q'], { input: tar.subarray(0, half) }), execFileSync('zstd', ['-c', '-q'], { input: tar.subarray(half) })]);
