@@ -712,38 +712,11 @@ export class GrpcConnection {
   }
 
   /** One request, one response. Rejects with ConnectError when the daemon cannot be reached. */
-  unary(path: string, request: Uint8Array, metadata: Metadata = {}): Promise<UnaryResult> {
-    return new Promise((resolve, reject) => {
-      let stream: H2Stream;
-      try {
-        stream = this.start(path, metadata, frame(request));
-      } catch (err) {
-        reject(new ConnectError((err as Error).message));
-        return;
-      }
-      const decoder = new FrameDecoder();
-      const messages: Buffer[] = [];
-      stream.onData = (chunk) => {
-        try {
-          for (const m of decoder.push(chunk)) messages.push(m);
-        } catch (err) {
-          stream.cancel();
-          reject(err);
-        }
-      };
-      stream.onClose = (failure) => {
-        const end = outcome(stream, failure);
-        if (end) {
-          reject(end);
-          return;
-        }
-        if (messages.length !== 1) {
-          reject(new RpcError(GrpcStatus.INTERNAL, `expected one response message, got ${messages.length}`));
-          return;
-        }
-        resolve({ message: messages[0]!, headers: stream.headers!, trailers: stream.trailers ?? {} });
-      };
-    });
+  async unary(path: string, request: Uint8Array, metadata: Metadata = {}): Promise<UnaryResult> {
+    const messages: Buffer[] = [];
+    const { headers, trailers } = await this.serverStream(path, request, (m) => messages.push(m), metadata);
+    if (messages.length !== 1) throw new RpcError(GrpcStatus.INTERNAL, `expected one response message, got ${messages.length}`);
+    return { message: messages[0]!, headers, trailers };
   }
 
   /**
@@ -751,7 +724,12 @@ export class GrpcConnection {
    * the trailers once the call ends with OK. An exception from `onMessage` cancels the call and
    * rejects with it.
    */
-  serverStream(path: string, request: Uint8Array, onMessage: (message: Buffer) => void, metadata: Metadata = {}): Promise<{ trailers: IncomingHttpHeaders }> {
+  serverStream(
+    path: string,
+    request: Uint8Array,
+    onMessage: (message: Buffer) => void,
+    metadata: Metadata = {},
+  ): Promise<{ headers: IncomingHttpHeaders; trailers: IncomingHttpHeaders }> {
     return new Promise((resolve, reject) => {
       let stream: H2Stream;
       try {
@@ -772,7 +750,7 @@ export class GrpcConnection {
       stream.onClose = (failure) => {
         const end = outcome(stream, failure);
         if (end) reject(end);
-        else resolve({ trailers: stream.trailers ?? {} });
+        else resolve({ headers: stream.headers ?? {}, trailers: stream.trailers ?? {} });
       };
     });
   }
