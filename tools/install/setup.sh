@@ -99,7 +99,8 @@ trap on_exit EXIT
 record_written() { WRITTEN+=("$1"); info "wrote $1"; }
 record_kept() { KEPT+=("$1"); info "kept $1 (exists${2:+; $2})"; }
 
-is_systemd() { [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; }
+# shellcheck source=tools/install/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---------------------------------------------------------------------------------------------------
 step "preflight"
@@ -306,16 +307,6 @@ step "(g) start isulad"
 
 isula_answers() { "$ISULA" version >/dev/null 2>&1; }
 
-# The pid in the pidfile, when that process is alive and is an isulad (guards against pid reuse).
-running_pid() {
-  local pid
-  [ -f "$PIDFILE" ] || return 1
-  pid=$(head -n1 "$PIDFILE" 2>/dev/null || true)
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  grep -qa isulad "/proc/$pid/cmdline" 2>/dev/null || return 1
-  echo "$pid"
-}
 
 # wait_ready SECONDS [PID]: polls `isula version`; gives up early when PID dies.
 wait_ready() {

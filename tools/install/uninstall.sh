@@ -39,17 +39,9 @@ trap 'echo "uninstall.sh: FAILED (line $LINENO, exit $?): $BASH_COMMAND" >&2' ER
 info() { echo "    $*"; }
 [ "$(id -u)" = 0 ] || die "run as root"
 
-is_systemd() { [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; }
+# shellcheck source=tools/install/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-running_pid() {
-  local pid
-  [ -f "$PIDFILE" ] || return 1
-  pid=$(head -n1 "$PIDFILE" 2>/dev/null || true)
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
-  grep -qa isulad "/proc/$pid/cmdline" 2>/dev/null || return 1
-  echo "$pid"
-}
 
 echo "==> stop isulad"
 if is_systemd && systemctl cat isulad.service >/dev/null 2>&1; then
