@@ -2,21 +2,9 @@
 // here; every required file adds to that). Workspace packages are bundled from their TypeScript
 // sources so esbuild can drop what `isula` never calls (most generated protobuf code).
 import { build } from 'esbuild';
+import { workspaceSources } from '../../tools/build/workspace-sources.mjs';
 import { chmodSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { buildInfo } from '../../tools/build/build-info.mjs';
-
-const packages = join(dirname(fileURLToPath(import.meta.url)), '..');
-const workspaceSources = {
-  name: 'workspace-sources',
-  setup(b) {
-    b.onResolve({ filter: /^@isula\/(argv|client|protocol)(\/[a-z]+)?$/ }, (args) => {
-      const [, pkg, sub] = /^@isula\/([a-z]+)(?:\/([a-z]+))?$/.exec(args.path);
-      return { path: join(packages, pkg, 'src', `${sub ?? 'index'}.ts`) };
-    });
-  },
-};
 
 await build({
   entryPoints: ['src/bin.ts'],
@@ -28,7 +16,7 @@ await build({
   minify: !process.env.ISULA_BUNDLE_READABLE, // readable bundle for profiling
   treeShaking: true,
   legalComments: 'none',
-  plugins: [workspaceSources],
+  plugins: [workspaceSources(['argv', 'client', 'protocol'])],
   define: { __ISULA_BUILD_INFO__: JSON.stringify(buildInfo()) },
   logLevel: 'warning',
 });

@@ -2,20 +2,8 @@
 // ~120 ms of module resolution at every start; one bundle parses in a fraction of that and keeps
 // fewer module objects alive. Native addons stay outside (better-sqlite3, our own addon).
 import { build } from 'esbuild';
+import { workspaceSources } from '../../tools/build/workspace-sources.mjs';
 import { chmodSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const packages = join(dirname(fileURLToPath(import.meta.url)), '..');
-const workspaceSources = {
-  name: 'workspace-sources',
-  setup(b) {
-    b.onResolve({ filter: /^@isula\/(argv|protocol)(\/[a-z]+)?$/ }, (args) => {
-      const [, pkg, sub] = /^@isula\/([a-z]+)(?:\/([a-z]+))?$/.exec(args.path);
-      return { path: join(packages, pkg, 'src', `${sub ?? 'index'}.ts`) };
-    });
-  },
-};
 
 await build({
   entryPoints: ['src/main.ts'],
@@ -29,7 +17,7 @@ await build({
   sourcemap: true,
   legalComments: 'none',
   external: ['better-sqlite3'],
-  plugins: [workspaceSources],
+  plugins: [workspaceSources(['argv', 'protocol'])],
   logLevel: 'error',
 });
 chmodSync('dist/isulad.js', 0o755);
