@@ -64,6 +64,7 @@ export type { DeepPartial } from './gen/containers/container';
 export * from './constants';
 export * from './hosts';
 export * from './timestamp';
+export * from './container-config';
 
 // ---------------------------------------------------------------------------
 // Transport-neutral method/service descriptors
