@@ -10,6 +10,8 @@ import { lookupGroupId } from '../os/groups';
 import { bindServerStream, bindUnary, grpcDefinition } from '../server/grpc-adapter';
 import { bindListeners, removeSockets } from '../server/listeners';
 import { containerService } from '../server/services/container-service';
+import { containerStreams } from '../server/services/container-streams';
+import { volumeService } from '../server/services/volume-service';
 import { imagesService, imagesStreams } from '../server/services/images-service';
 import { buildInfo } from '../system/build-info';
 import { readHostFacts } from '../system/info';
@@ -150,17 +152,23 @@ export async function runDaemon(args: string[], env: NodeJS.ProcessEnv = process
     engine = await openEngine({ config, constants: loaded.constants, tmpdir, logger });
     if (config.imageLayerCheck) await engine.images.checkLayers();
     const images = engine.images;
-    const counts = { ...NO_COUNTS, images: () => images.count() };
+    await engine.containers.restore();
+    const box = engine.containers;
+    const counts = { ...NO_COUNTS, images: () => images.count(), containers: () => box.counts() };
     const ctx: DaemonContext = { config, constants: loaded.constants, logger, env, tmpdir, host, counts, storageStatus: engine.driver.status() };
 
-    server.addService(grpcDefinition(ContainerService), bindUnary(ContainerService, containerService(ctx), logger));
+    server.addService(grpcDefinition(ContainerService), {
+      ...bindUnary(ContainerService, containerService(ctx, box), logger),
+      ...bindServerStream(ContainerService, containerStreams(box, engine.events), logger),
+    });
     const imageDeps = { images, puller: engine.puller, registry: engine.registry, auths: engine.auths };
     server.addService(grpcDefinition(ImagesService), {
       ...bindUnary(ImagesService, imagesService(imageDeps), logger),
       ...bindServerStream(ImagesService, imagesStreams(imageDeps), logger),
     });
     // Registered now so every method answers UNIMPLEMENTED (not "unknown service") until its domain lands.
-    for (const svc of [VolumeService, NetworkService]) server.addService(grpcDefinition(svc), {});
+    server.addService(grpcDefinition(VolumeService), bindUnary(VolumeService, volumeService(engine.volumes), logger));
+    server.addService(grpcDefinition(NetworkService), {});
 
     unixPaths = await bindListeners(server, loaded.listeners, config, logger);
     installSignalHandlers(server, unixPaths, pidfile, log, engine);

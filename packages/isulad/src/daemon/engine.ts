@@ -11,6 +11,12 @@ import { MetadataDb } from '../metadata/db';
 import { createDriver, type GraphDriver } from '../storage/driver';
 import { LayerStore } from '../storage/layer-store';
 import { buildInfo } from '../system/build-info';
+import { Containers } from '../container/containers';
+import { EventBus } from '../container/events/bus';
+import { ContainerStore } from '../container/store';
+import { capabilityMask, hardLimits } from '../os/limits';
+import { capabilitiesFromMask } from '../container/spec';
+import { Volumes } from '../volume/volumes';
 
 /** The stateful domains, opened once at boot in dependency order and closed in reverse. */
 export interface Engine {
@@ -21,6 +27,9 @@ export interface Engine {
   puller: Puller;
   registry: Registry;
   auths: AuthStore;
+  volumes: Volumes;
+  events: EventBus;
+  containers: Containers;
   close(): Promise<void>;
 }
 
@@ -45,7 +54,9 @@ export async function openEngine({ config, constants, tmpdir, logger }: EngineOp
     throw err;
   }
   const store = new ImageStore(meta);
-  const images = new Images({ store, layers, constants, tmpdir, logger });
+  // Images refuse removal while a container uses them; the container store is opened right after.
+  let containerStore: ContainerStore | undefined;
+  const images = new Images({ store, layers, constants, tmpdir, logger, usedBy: (imageId) => containerStore?.usingImage(imageId)?.id });
   const auths = new AuthStore(join(config.graph, 'auths'));
   // The registry client (undici) loads on the first pull or login: most daemon starts never need it.
   let client: Promise<RegistryClient> | undefined;
@@ -66,6 +77,10 @@ export async function openEngine({ config, constants, tmpdir, logger }: EngineOp
       )),
   );
   const puller = new Puller({ images, layers, registry, constants, mirrors: config.registryMirrors, logger });
+  const volumes = await Volumes.open({ db: meta, root: join(config.graph, 'volumes'), logger });
+  containerStore = new ContainerStore(meta);
+  const events = new EventBus();
+  const containers = new Containers({ store: containerStore, images, layers, volumes, events, config, logger, hardLimits: await hardLimits(), hostCapabilities: capabilitiesFromMask(await capabilityMask()) });
   return {
     meta,
     driver,
@@ -74,9 +89,14 @@ export async function openEngine({ config, constants, tmpdir, logger }: EngineOp
     puller,
     registry,
     auths,
+    volumes,
+    events,
+    containers,
     async close() {
+      // Containers outlive the daemon: their rootfs mounts stay, the next boot re-attaches.
+      const keep = containers.shutdown();
       if (client) await (await client).close();
-      await driver.cleanup();
+      await driver.cleanup((id) => keep.has(id));
       meta.close();
     },
   };

@@ -37,8 +37,11 @@ export interface GraphDriver {
   setParent(id: string, parent: string): Promise<void>;
   /** Ids of every layer directory present (recovery compares them with the metadata). */
   list(): Promise<string[]>;
-  /** Shutdown: unmounts every layer this driver mounted, then its home. */
-  cleanup(): Promise<void>;
+  /**
+   * Shutdown: unmounts every layer this driver mounted, then its home. Layers `keep` names stay
+   * mounted (rootfs of containers that outlive the daemon), and so does the home then.
+   */
+  cleanup(keep?: (id: string) => boolean): Promise<void>;
 }
 
 export interface DriverOptions {

@@ -413,15 +413,20 @@ export class Overlay2Driver implements GraphDriver {
     });
   }
 
-  async cleanup(): Promise<void> {
+  async cleanup(keep: (id: string) => boolean = () => false): Promise<void> {
+    let kept = 0;
     for (const [id, rec] of [...this.mounts]) {
+      if (keep(id)) {
+        kept++;
+        continue;
+      }
       try {
         await this.forceUnmount(id, rec.path);
       } catch (err) {
         this.logger.warn(`overlay2: cannot unmount layer ${id}: ${(err as Error).message}`);
       }
     }
-    if (this.homeMounted) {
+    if (this.homeMounted && kept === 0) {
       this.homeMounted = false;
       try {
         await runTool('umount', [this.home]);

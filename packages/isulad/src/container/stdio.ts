@@ -1,0 +1,115 @@
+import { close, constants as fsConstants } from 'node:fs';
+import { Socket } from 'node:net';
+import { Frame, FrameDecoder, connectAttach, frame, openFd } from '../runtime/monitor';
+
+/** The client side of a start/attach: FIFO paths as upstream's client passes them in StartRequest. */
+export interface ClientFifos {
+  stdin?: string;
+  stdout?: string;
+  stderr?: string;
+}
+
+/** How long a client may take to open its end of a FIFO before isulad gives up on it. */
+const FIFO_OPEN_TIMEOUT_MS = 10_000;
+
+/**
+ * Opens a client FIFO. A non-blocking attempt first (the common case: the client already has its
+ * end open); otherwise a blocking open in the thread pool, released after a timeout by opening the
+ * other end ourselves, so a client that vanished never pins a thread.
+ */
+async function openFifo(path: string, write: boolean): Promise<number | undefined> {
+  if (write) {
+    try {
+      return await openFd(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw err;
+    }
+  }
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    // Opening the opposite end completes the blocked open; both are closed right after.
+    void openFd(path, (write ? fsConstants.O_RDONLY : fsConstants.O_WRONLY) | fsConstants.O_NONBLOCK)
+      .then((fd) => setTimeout(() => close(fd, () => undefined), 1000))
+      .catch(() => undefined);
+  }, FIFO_OPEN_TIMEOUT_MS);
+  try {
+    const fd = await openFd(path, write ? fsConstants.O_WRONLY : fsConstants.O_RDONLY);
+    if (timedOut) {
+      close(fd, () => undefined);
+      return undefined;
+    }
+    return fd;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function socketOf(fd: number, writable: boolean): Socket {
+  return new Socket({ fd, readable: !writable, writable });
+}
+
+/**
+ * Bridges a client's FIFOs and the container's monitor: output frames go to the stdout/stderr
+ * FIFOs (pausing the monitor socket while a FIFO is full: a slow reader slows the container, it does
+ * not grow the daemon), stdin bytes become stdin frames, and stdin EOF closes the container's stdin.
+ * Resolves once the FIFOs are open and the monitor connection is up, before the container starts,
+ * so no output is lost; `done` settles when the container's output has ended.
+ */
+export async function bridgeFifos(stateDir: string, fifos: ClientFifos): Promise<{ done: Promise<number | undefined> }> {
+  const [outFh, errFh] = await Promise.all([fifos.stdout ? openFifo(fifos.stdout, true) : undefined, fifos.stderr ? openFifo(fifos.stderr, true) : undefined]);
+  const out = outFh !== undefined ? socketOf(outFh, true) : undefined;
+  const err = errFh !== undefined ? socketOf(errFh, true) : undefined;
+  for (const s of [out, err]) s?.on('error', () => undefined);
+  const mon = await connectAttach(stateDir);
+  // stdin is opened without blocking the start: the client may open its end only once started.
+  if (fifos.stdin) {
+    void openFifo(fifos.stdin, false).then(
+      (fd) => {
+        if (fd === undefined) return;
+        const input = socketOf(fd, false);
+        input.on('data', (chunk: Buffer) => {
+          if (!mon.destroyed) mon.write(frame(Frame.STDIN, chunk));
+        });
+        const close = () => {
+          if (!mon.destroyed) mon.write(frame(Frame.STDIN));
+        };
+        input.once('end', close);
+        input.on('error', () => undefined);
+        mon.once('close', () => input.destroy());
+      },
+      () => undefined,
+    );
+  }
+  const decoder = new FrameDecoder();
+  const done = new Promise<number | undefined>((resolve) => {
+    let exitCode: number | undefined;
+    mon.on('data', (chunk: Buffer) => {
+      decoder.push(chunk, (type, payload) => {
+        const target = type === Frame.STDOUT ? out : type === Frame.STDERR ? err : undefined;
+        if (target && !target.destroyed && !target.write(payload)) {
+          mon.pause();
+          target.once('drain', () => mon.resume());
+        }
+        if (type === Frame.EXIT && payload.length >= 4) exitCode = payload.readInt32BE(0);
+      });
+    });
+    const finish = () => {
+      let pending = 0;
+      const end = (s: Socket | undefined) => {
+        if (!s || s.destroyed) return;
+        pending++;
+        s.end(() => {
+          s.destroy();
+          if (--pending === 0) resolve(exitCode);
+        });
+      };
+      end(out);
+      end(err);
+      if (pending === 0) resolve(exitCode);
+    };
+    mon.once('close', finish);
+    mon.on('error', () => undefined);
+  });
+  return { done };
+}

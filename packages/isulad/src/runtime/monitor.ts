@@ -1,0 +1,210 @@
+import { spawn } from 'node:child_process';
+import { constants as fsConstants, existsSync, open as openCb } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { connect, Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import type { OciRuntime } from './oci-runtime';
+import { RuntimeError } from './oci-runtime';
+
+/**
+ * The per-container monitor (`packages/monitor`, C): one small process per container that runs the
+ * OCI runtime's `create`, holds the container's stdio, writes its log and leaves the exit status in
+ * `<state>/exit`. The contract is packages/monitor/PROTOCOL.md.
+ */
+export interface MonitorLaunch {
+  id: string;
+  bundle: string;
+  stateDir: string;
+  runtime: OciRuntime;
+  terminal: boolean;
+  stdin: boolean;
+  log: { driver: string; path: string; maxSize: number; maxFile: number; disabled: boolean; syslogTag?: string; syslogFacility?: string };
+  /** Kill everything and fail when create takes longer (daemon `start-timeout`). */
+  timeoutMs: number;
+}
+
+export interface MonitorStarted {
+  monitorPid: number;
+  /** The container's init pid (created, not yet started). */
+  pid: number;
+}
+
+let monitorPath: string | undefined;
+
+/** Where the monitor binary is: `ISULAD_MONITOR`, beside the daemon bundle in the repository, or installed. */
+export function findMonitor(env: NodeJS.ProcessEnv = process.env): string {
+  if (monitorPath !== undefined) return monitorPath;
+  const candidates = [
+    env.ISULAD_MONITOR,
+    join(__dirname, '..', '..', 'monitor', 'build', 'isula-monitor'),
+    join(dirname(process.execPath), 'isula-monitor'),
+    '/usr/local/libexec/isula/isula-monitor',
+  ].filter((p): p is string => typeof p === 'string' && p !== '');
+  for (const p of candidates) {
+    if (existsSync(p)) return (monitorPath = p);
+  }
+  throw new RuntimeError(`isula-monitor not found (looked in ${candidates.join(', ')})`);
+}
+
+export function monitorArgs(l: MonitorLaunch): string[] {
+  const args = ['--id', l.id, '--bundle', l.bundle, '--state', l.stateDir, '--runtime', l.runtime.path];
+  for (const a of l.runtime.args) args.push('--runtime-arg', a);
+  if (l.terminal) args.push('--terminal');
+  if (l.stdin) args.push('--stdin');
+  const driver = l.log.disabled ? 'none' : l.log.driver;
+  args.push('--log-driver', driver === 'syslog' ? 'syslog' : driver === 'none' ? 'none' : 'json-file');
+  if (driver === 'json-file') {
+    args.push('--log-path', l.log.path, '--log-max-size', String(l.log.maxSize), '--log-max-file', String(l.log.maxFile));
+  }
+  if (driver === 'syslog') {
+    if (l.log.syslogTag) args.push('--syslog-tag', l.log.syslogTag);
+    if (l.log.syslogFacility) args.push('--syslog-facility', l.log.syslogFacility);
+  }
+  return args;
+}
+
+/** Starts the monitor and waits for its handshake (`ok <pid>` / `error <msg>` on fd 3). */
+export function launchMonitor(l: MonitorLaunch): Promise<MonitorStarted> {
+  const child = spawn(findMonitor(), monitorArgs(l), { cwd: l.stateDir, detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
+  const sync = child.stdio[3] as Socket;
+  return new Promise<MonitorStarted>((resolve, reject) => {
+    let text = '';
+    let settled = false;
+    const done = (err: Error | undefined, v?: MonitorStarted) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sync.destroy();
+      child.unref();
+      if (err) reject(err);
+      else resolve(v!);
+    };
+    const timer =
+      l.timeoutMs > 0
+        ? setTimeout(() => {
+            // The monitor made itself a session leader: its group holds the runtime and the container.
+            if (child.pid !== undefined) {
+              try {
+                process.kill(-child.pid, 'SIGKILL');
+              } catch {
+                /* already gone */
+              }
+            }
+            done(new RuntimeError(`start container failed: runtime did not create the container within ${Math.round(l.timeoutMs / 1000)}s (start-timeout)`));
+          }, l.timeoutMs)
+        : undefined;
+    child.once('error', (err) => done(new RuntimeError(`cannot run the monitor: ${err.message}`)));
+    sync.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const nl = text.indexOf('\n');
+      if (nl < 0) return;
+      const line = text.slice(0, nl);
+      if (line.startsWith('ok ')) done(undefined, { monitorPid: child.pid!, pid: Number(line.slice(3)) });
+      else done(new RuntimeError(line.replace(/^error /, '') || 'runtime create failed'));
+    });
+    sync.on('error', () => undefined);
+    sync.on('close', () => done(new RuntimeError(text.replace(/^error /, '').trim() || 'the monitor exited before creating the container')));
+  });
+}
+
+export interface ExitStatus {
+  code: number;
+  finishedAt: string;
+  /** False when the monitor vanished without recording a status (killed). */
+  recorded: boolean;
+}
+
+/** Reads `<state>/exit` as the monitor left it: `<code> <RFC3339Nano>`. */
+export async function readExit(stateDir: string): Promise<ExitStatus | undefined> {
+  try {
+    const text = (await readFile(join(stateDir, 'exit'), 'utf8')).trim();
+    const [code, time] = text.split(' ');
+    const n = Number(code);
+    if (!Number.isInteger(n)) return undefined;
+    return { code: n, finishedAt: time ?? new Date().toISOString(), recorded: true };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Resolves when the monitor ends: it holds the only writer of `exit.fifo`, so the read end sees EOF
+ * exactly then, through epoll, with no polling and no thread. Works the same for a monitor started
+ * by a previous daemon.
+ */
+export async function watchExit(stateDir: string): Promise<ExitStatus> {
+  const fifo = join(stateDir, 'exit.fifo');
+  try {
+    const fd = await openFd(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    const sock = new Socket({ fd, readable: true, writable: false });
+    await new Promise<void>((resolve) => {
+      sock.on('data', () => undefined);
+      sock.once('end', resolve);
+      sock.once('close', () => resolve());
+      sock.once('error', () => resolve());
+      sock.resume();
+    });
+    sock.destroy();
+  } catch {
+    /* no fifo: the monitor is long gone */
+  }
+  return (await readExit(stateDir)) ?? { code: 137, finishedAt: new Date().toISOString(), recorded: false };
+}
+
+/**
+ * Opens a raw fd for a net.Socket, which then owns and closes it. (A FileHandle would try to close
+ * it again when garbage collected, and that failure is fatal to the process.)
+ */
+export function openFd(path: string, flags: number): Promise<number> {
+  return new Promise((resolve, reject) => openCb(path, flags, (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+
+/** Frame types of attach.sock (PROTOCOL.md). */
+export const Frame = { STDIN: 0, STDOUT: 1, STDERR: 2, RESIZE: 3, EXIT: 4 } as const;
+
+export function frame(type: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(5);
+  head[0] = type;
+  head.writeUInt32BE(payload.length, 1);
+  return Buffer.concat([head, payload]);
+}
+
+/** Splits the attach socket's byte stream into frames. */
+export class FrameDecoder {
+  private buf: Buffer = Buffer.alloc(0);
+  push(chunk: Buffer, onFrame: (type: number, payload: Buffer) => void): void {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    while (this.buf.length >= 5) {
+      const len = this.buf.readUInt32BE(1);
+      if (this.buf.length < 5 + len) break;
+      const type = this.buf[0]!;
+      const payload = this.buf.subarray(5, 5 + len);
+      this.buf = this.buf.subarray(5 + len);
+      onFrame(type, payload);
+    }
+  }
+}
+
+/** Connects to the monitor's attach socket. */
+export function connectAttach(stateDir: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect(join(stateDir, 'attach.sock'));
+    s.once('connect', () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+    s.once('error', reject);
+  });
+}
+
+/** Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), 0 if gone. */
+export async function processStartTicks(pid: number): Promise<number> {
+  if (pid <= 0) return 0;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[19]) || 0;
+  } catch {
+    return 0;
+  }
+}
