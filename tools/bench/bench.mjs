@@ -24,6 +24,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { containers, CONTAINER_TARGETS } from './containers.mjs';
 import { writeOciLayout } from './oci-fixture.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -174,6 +175,15 @@ const mib = (kib) => (kib === undefined ? undefined : kib / 1024);
 /** pid -> { name, child, exited: Promise, stop?: () => Promise } */
 const live = new Map();
 const tempDirs = new Set();
+/** Teardowns that must run before the processes are stopped (peers: containers first, then daemons). */
+const cleanupHooks = new Set();
+
+/** Registers { run: async teardown, sync: last-resort on exit }; returns a function that unregisters it. */
+function onCleanup(run, sync) {
+  const hook = { run, sync };
+  cleanupHooks.add(hook);
+  return () => cleanupHooks.delete(hook);
+}
 
 function track(child, name, extra = {}) {
   if (child.pid === undefined) return child;
@@ -224,6 +234,14 @@ async function stopProcess(entry, graceMs = 5000) {
 let cleaningUp;
 function cleanupAll() {
   cleaningUp ??= (async () => {
+    for (const h of [...cleanupHooks]) {
+      try {
+        await h.run();
+      } catch (err) {
+        process.stderr.write(`bench: cleanup: ${err.message}\n`);
+      }
+      cleanupHooks.delete(h);
+    }
     await Promise.all([...live.values()].map((e) => stopProcess(e, 3000).catch(() => undefined)));
     for (const dir of [...tempDirs]) removeTempDir(dir);
   })();
@@ -232,6 +250,13 @@ function cleanupAll() {
 
 // Last resort when the process exits without the async cleanup having finished.
 process.on('exit', () => {
+  for (const h of cleanupHooks) {
+    try {
+      h.sync?.();
+    } catch {
+      /* best effort */
+    }
+  }
   for (const [pid, e] of live) {
     try {
       if (e.nodePid) process.kill(e.nodePid, 'SIGKILL');
@@ -562,13 +587,13 @@ class NotifyListener {
 // ---------------------------------------------------------------------------------------------
 // Section: foundation
 
-async function hyperfine(commands, { runs, warmup }) {
+async function hyperfine(commands, { runs, warmup }, { env } = {}) {
   const dir = makeTempDir();
   const out = path.join(dir, 'hyperfine.json');
   const args = ['-N', '--warmup', String(warmup), '--runs', String(runs), '--style', 'none', '--export-json', out];
   for (const c of commands) args.push('-n', c.name, c.cmd);
   try {
-    const r = await run('hyperfine', args, { timeoutMs: 30 * 60_000 });
+    const r = await run('hyperfine', args, { timeoutMs: 30 * 60_000, env });
     if (r.code !== 0) throw new Error(`hyperfine exited ${r.code ?? r.signal}: ${(r.stderr + r.stdout).trim()}`);
     const json = JSON.parse(readFileSync(out, 'utf8'));
     return json.results.map((res, i) => ({
@@ -1333,16 +1358,50 @@ async function images(o, report) {
   return res;
 }
 
+// Section: containers (tools/bench/containers.mjs, peers in tools/bench/peers.mjs) gets the helpers here.
+const ctx = {
+  REPO,
+  ISULA,
+  ISULAD,
+  CLIENT_PKG,
+  Daemon,
+  hyperfine,
+  run,
+  track,
+  onCleanup,
+  removeTempDir,
+  client,
+  stats,
+  table,
+  f1,
+  f2,
+  sleep,
+  epochMs,
+  withTimeout,
+  checkInterrupted,
+  get benchEnv() {
+    return benchEnv;
+  },
+};
+
 const SECTIONS = {
   foundation: {
     describe: 'CLI start vs bare node (and docker/podman if reachable), daemon start-to-ready, daemon idle RSS',
     needsRoot: true,
+    needsBuild: true,
     run: foundation,
   },
   images: {
     describe: 'pull of a generated ~200 MB, 6-layer image from a local docker-registry: isula pull vs skopeo copy, daemon RSS while pulling',
     needsRoot: true,
+    needsBuild: true,
     run: images,
+  },
+  containers: {
+    describe: 'run --rm busybox true and 100 parallel run -d / rm -f: isula (CLI, SDK) vs private dockerd, podman, bare runc; daemon and monitor RSS (installs docker.io/podman if missing)',
+    needsRoot: true,
+    explicitOnly: true,
+    run: (o, report) => containers(o, report, ctx),
   },
 };
 
@@ -1352,7 +1411,7 @@ function usage() {
   return [
     'usage: node tools/bench/bench.mjs [section ...] [options]',
     '',
-    'sections (default: all):',
+    'sections (default: all but containers, which installs and starts docker/podman: name it to run it):',
     ...Object.entries(SECTIONS).map(([k, s]) => `  ${k.padEnd(12)} ${s.describe}`),
     '',
     'options:',
@@ -1432,7 +1491,7 @@ async function main() {
       if (!Number.isInteger(n) || n < min) throw new Error(`--${name} wants an integer >= ${min}, got ${v}`);
       return n;
     };
-    const sections = positionals.length ? positionals : Object.keys(SECTIONS);
+    const sections = positionals.length ? positionals : Object.keys(SECTIONS).filter((k) => !SECTIONS[k].explicitOnly);
     for (const s of sections) if (!SECTIONS[s]) throw new Error(`unknown section "${s}" (known: ${Object.keys(SECTIONS).join(', ')})`);
     o = {
       sections,
@@ -1455,7 +1514,8 @@ async function main() {
   if (o.runs < 20) process.stderr.write(`bench: note: --runs ${o.runs} < 20; medians will be rough\n`);
 
   const missing = [];
-  if (!existsSync(ISULA) || !existsSync(ISULAD) || !existsSync(path.join(CLIENT_PKG, 'dist/index.js'))) {
+  const built = existsSync(ISULA) && existsSync(ISULAD) && existsSync(path.join(CLIENT_PKG, 'dist/index.js'));
+  if (!built && o.sections.some((s) => SECTIONS[s].needsBuild)) {
     missing.push('built artefacts (run `npx nx run-many -t build --output-style=static` at the repo root)');
   }
   for (const tool of ['hyperfine', 'unshare', 'node']) if (!which(tool)) missing.push(tool);
@@ -1466,7 +1526,7 @@ async function main() {
   }
 
   const startedAt = new Date();
-  const result = { startedAt: startedAt.toISOString(), options: o, targets: TARGETS, meta: meta(), loadBefore: loadavg(), sections: {} };
+  const result = { startedAt: startedAt.toISOString(), options: o, targets: { ...TARGETS, containers: CONTAINER_TARGETS }, meta: meta(), loadBefore: loadavg(), sections: {} };
   const head = [];
   head.push(`isula-ts bench  ${result.startedAt}  sections: ${o.sections.join(', ')}  runs: ${o.runs}`);
   head.push(`host: ${result.meta.cpus} x ${result.meta.cpuModel ?? '?'}, ${result.meta.memTotalMiB} MiB, kernel ${result.meta.kernel}, node ${process.version}, ${result.meta.hyperfine}`);
