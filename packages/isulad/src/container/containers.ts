@@ -14,6 +14,7 @@ import { writeEtcFiles } from './etc-files';
 import type { EventBus } from './events/bus';
 import { planMounts, type OciMount } from './mounts';
 import { checkName, lookup, newContainerId } from './names';
+import { HealthMonitor, resolveHealthcheck } from './health/health';
 import { RestartManager } from './restart';
 import { buildSpec, resolveLogConfig, resolveStopSignal, SpecError } from './spec';
 import { bridgeFifos, type ClientFifos } from './stdio';
@@ -70,12 +71,33 @@ export class Containers {
   private readonly removeWaiters = new Map<string, Array<() => void>>();
   private readonly runtimes = new Map<string, Promise<OciRuntime>>();
   readonly restarts: RestartManager;
+  readonly health: HealthMonitor;
   private closing = false;
   /** Exit codes of recently removed containers, for a `wait` that arrives after an auto-remove. */
   private readonly removed = new Map<string, number>();
 
   constructor(private readonly deps: ContainersDeps) {
     this.restarts = new RestartManager((id) => this.restartByPolicy(id), deps.logger);
+    // Health probes run through `runtime exec` (no monitor involved); output is captured here.
+    this.health = new HealthMonitor({
+      exec: async (id, argv, timeoutMs) => {
+        const rec = this.deps.store.get(id);
+        if (!rec) return { exitCode: -1, output: 'container removed' };
+        const rt = await this.runtime(rec.runtime);
+        try {
+          const out = await runVerb(rt, this.stateDir(rec), ['exec', rec.id, ...argv], undefined, timeoutMs);
+          return { exitCode: 0, output: out };
+        } catch (err) {
+          const e = err as RuntimeError;
+          return { exitCode: e.exitCode ?? -1, output: e.stdout + e.message };
+        }
+      },
+      onStatus: (id, status) => {
+        const rec = this.deps.store.get(id);
+        if (rec) this.deps.events.publish({ id, opt: `health_status: ${status}`, time: new Date(), annotations: { image: rec.image, name: rec.name } });
+      },
+      onUnhealthyExit: (id) => void this.kill(id, 9).catch(() => undefined),
+    });
   }
 
   get store(): ContainerStore {
@@ -316,6 +338,7 @@ export class Containers {
       store.save(rec);
       mounted = false; // the exit handler unmounts from now on
       this.watch(rec);
+      this.startHealth(rec);
       this.deps.events.publish({ id: rec.id, opt: 'start', time: new Date(), annotations: { image: rec.image, name: rec.name } });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -326,6 +349,11 @@ export class Containers {
       store.save(rec);
       throw new ContainerError(message, ErrorCode.RUNTIME);
     }
+  }
+
+  private startHealth(rec: ContainerRecord): void {
+    const hc = resolveHealthcheck(rec.config, (this.imageConfig(rec) as { config?: { Healthcheck?: unknown } }).config ?? {});
+    if (hc) this.health.start(rec.id, hc);
   }
 
   /** Follows a running container's monitor until it ends, then records the exit. */
@@ -341,6 +369,7 @@ export class Containers {
     this.live.delete(id);
     if (!rec) return;
     if (this.closing) return; // the daemon is stopping: the next boot reads the exit file
+    this.health.stop(id);
     if (!st.recorded) logger.warn(`container ${id}: monitor ended without an exit status; recording ${st.code}`);
     rec.state = { ...rec.state, status: 'exited', pid: 0, monitorPid: 0, monitorStartTicks: 0, exitCode: st.code, finishedAt: st.finishedAt };
     store.save(rec);
@@ -471,6 +500,7 @@ export class Containers {
     await rm(rec.bundle, { recursive: true, force: true });
     await volumes.releaseContainer(rec.id, removeVolumes);
     store.delete(rec.id);
+    this.health.forget(rec.id);
     this.removed.set(rec.id, rec.state.exitCode);
     if (this.removed.size > 1000) this.removed.delete(this.removed.keys().next().value!);
   }
@@ -645,6 +675,7 @@ export class Containers {
           const alive = rec.state.monitorPid > 0 && (await processStartTicks(rec.state.monitorPid)) === rec.state.monitorStartTicks;
           if (alive) {
             this.watch(rec);
+            this.startHealth(rec);
             continue;
           }
           const st = await readExit(this.stateDir(rec));
@@ -703,6 +734,7 @@ export class Containers {
   shutdown(): Set<string> {
     this.closing = true;
     this.restarts.close();
+    this.health.closeAll();
     const keep = new Set<string>();
     for (const rec of this.deps.store.all()) if (rec.state.status === 'running' || rec.state.status === 'paused') keep.add(rec.id);
     return keep;

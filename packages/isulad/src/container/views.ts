@@ -16,7 +16,7 @@ function quoteArg(a: string): string {
 }
 
 /** One `List` item, as upstream fills it (times as RFC 3339 strings, created in seconds). */
-export function listItem(rec: ContainerRecord): containers.Container {
+export function listItem(rec: ContainerRecord, healthState = ''): containers.Container {
   return {
     id: rec.id,
     pid: rec.state.pid,
@@ -34,7 +34,7 @@ export function listItem(rec: ContainerRecord): containers.Container {
     finishat: rec.state.finishedAt,
     runtime: rec.runtime,
     name: rec.name,
-    healthState: '',
+    healthState,
     created: Math.floor(Date.parse(rec.created) / 1000),
     ports: '',
   };
@@ -71,7 +71,7 @@ export function matchesFilters(rec: ContainerRecord, filters: Record<string, str
 }
 
 /** `isula inspect` of a container: upstream's `container/inspect.json` shape. */
-export function inspectJson(rec: ContainerRecord, extra: { logPath: string; graphDriver: { name: string; data: Record<string, string> } }): object {
+export function inspectJson(rec: ContainerRecord, extra: { logPath: string; graphDriver: { name: string; data: Record<string, string> }; health?: object }): object {
   const st = rec.state;
   return {
     Id: rec.id,
@@ -90,6 +90,7 @@ export function inspectJson(rec: ContainerRecord, extra: { logPath: string; grap
       Error: st.error,
       StartedAt: st.startedAt,
       FinishedAt: st.finishedAt,
+      ...(extra.health ? { Health: extra.health } : {}),
     },
     Resources: {},
     Image: `sha256:${rec.imageId}`,

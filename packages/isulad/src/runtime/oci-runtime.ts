@@ -14,7 +14,13 @@ export interface OciRuntime {
 }
 
 export class RuntimeError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The runtime's exit status when it ran and failed (for `exec`, the process's own). */
+    readonly exitCode?: number,
+    /** What the runtime printed on stdout before failing. */
+    readonly stdout = '',
+  ) {
     super(message);
     this.name = 'RuntimeError';
   }
@@ -71,7 +77,7 @@ export function runVerb(rt: OciRuntime, stateDir: string, verb: string[], input?
     const child = execFile(rt.path, argv, { maxBuffer: 16 * 1024 * 1024, timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
       if (err) {
         const text = runtimeMessage(String(stderr)) || err.message;
-        reject(new RuntimeError(text));
+        reject(new RuntimeError(text, typeof err.code === 'number' ? err.code : undefined, String(stdout)));
       } else resolve(String(stdout));
     });
     if (input !== undefined) child.stdin?.end(input);

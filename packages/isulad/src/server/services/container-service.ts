@@ -7,6 +7,7 @@ import type { Containers } from '../../container/containers';
 import { ContainerError } from '../../container/errors';
 import { readCgroupStats } from '../../container/stats/cgroup-v1';
 import { top } from '../../container/top/ps';
+import { healthStateForList } from '../../container/health/health';
 import { inspectJson, listItem, matchesFilters } from '../../container/views';
 import type { DaemonContext } from '../../daemon/context';
 import { ImageError } from '../../image/errors';
@@ -142,6 +143,7 @@ export function containerService(ctx: DaemonContext, box: Containers): UnaryImpl
         const json = inspectJson(rec, {
           logPath: rec.log.driver === 'json-file' && !rec.log.disabled ? rec.log.path : '',
           graphDriver: { name: ctx.config.storageDriver, data: overlayData(ctx.config.graph, rec.id) },
+          health: box.health.state(rec.id),
         });
         return { containerJSON: JSON.stringify(json, null, 4), cc: 0, errmsg: '' };
       }),
@@ -156,7 +158,7 @@ export function containerService(ctx: DaemonContext, box: Containers): UnaryImpl
           .sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
         const lastN = Number(filters.last_n);
         if (Number.isInteger(lastN) && lastN > 0) list = list.slice(0, lastN);
-        return { containers: list.map(listItem), cc: 0, errmsg: '' };
+        return { containers: list.map((c) => listItem(c, healthStateForList(box.health.state(c.id)))), cc: 0, errmsg: '' };
       }),
     Update: (req) =>
       inBand(async () => {
