@@ -102,10 +102,10 @@ describe('isula against a daemon', () => {
 
   it('an RPC the daemon does not serve yet is reported, not mistaken for a dead daemon', async () => {
     const { IsulaClient, RpcError } = await import('@isula/client');
-    const { VolumeService } = await import('@isula/protocol');
+    const { NetworkService } = await import('@isula/protocol');
     const c = new IsulaClient({ host: `unix://${d.sock}` });
     try {
-      await expect(c.call(VolumeService.methods.List, {})).rejects.toBeInstanceOf(RpcError);
+      await expect(c.call(NetworkService.methods.List, {})).rejects.toBeInstanceOf(RpcError);
     } finally {
       c.close();
     }

@@ -91,6 +91,8 @@ export interface DaemonOptions {
   waitReady?: boolean;
   /** Shell lines run inside the namespaces before the daemon starts (after the private mounts). */
   prepare?: string[];
+  /** Start the daemon again in the same namespaces whenever it exits (restart and kill -9 tests). */
+  respawn?: boolean;
 }
 
 let counter = 0;
@@ -134,6 +136,8 @@ export class TestDaemon {
       'set -e',
       // Nothing mounted here propagates back to the host.
       'mount --make-rprivate /',
+      // A /proc of the new pid namespace: runc reads /proc/<pid> of the processes it starts.
+      'mount -t proc proc /proc',
       // /etc stays the host's, read through an overlay so /etc/isulad can be a private mount point.
       `mkdir -p ${q(this.dir)}/ovl/upper ${q(this.dir)}/ovl/work`,
       `mount -t overlay overlay -o lowerdir=/etc,upperdir=${q(this.dir)}/ovl/upper,workdir=${q(this.dir)}/ovl/work /etc`,
@@ -147,8 +151,9 @@ export class TestDaemon {
       ...(opts.prepare ?? []),
       'set +e',
       // bash stays PID 1 of the namespace so orphans are reaped; the daemon is its only job.
-      `node ${q(ISULAD)} ${args.map(q).join(' ')} &`,
-      'wait $!',
+      ...(opts.respawn
+        ? [`while :; do while [ -e ${q(this.dir)}/hold ]; do sleep 0.05; done; node ${q(ISULAD)} ${args.map(q).join(' ')} & wait $!; [ -e ${q(this.dir)}/no-respawn ] && break; sleep 0.1; done`]
+        : [`node ${q(ISULAD)} ${args.map(q).join(' ')} &`, 'wait $!']),
     ].join('\n');
     this.child = spawn('unshare', ['--mount', '--pid', '--net', '--uts', '--fork', '--kill-child', 'bash', '-c', script], {
       env: { ...process.env, ...(opts.env ?? {}) },
@@ -183,7 +188,7 @@ export class TestDaemon {
     if (opts.inNamespaces) {
       const pid = this.pid();
       if (pid === undefined) throw new Error('daemon is not running');
-      return run('nsenter', ['-t', String(pid), '-m', '-n', '-u', 'node', ISULA, ...withHost], { env, input: opts.input });
+      return run('nsenter', ['-t', String(pid), '-m', '-n', '-u', '-p', 'node', ISULA, ...withHost], { env, input: opts.input });
     }
     return run('node', [ISULA, ...withHost], { env, input: opts.input });
   }
@@ -211,6 +216,7 @@ export class TestDaemon {
 
   /** SIGTERM, then SIGKILL of the whole namespace after `graceMs`; resolves with how the daemon ended. */
   async stop(graceMs = 8000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.opts.respawn) writeFileSync(join(this.dir, 'no-respawn'), '');
     this.signal('SIGTERM');
     const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
     const res = await this.exited;

@@ -4,7 +4,7 @@
 #   bash tools/install/setup.sh          (as root; from any directory)
 #
 # Steps: preflight -> (a) Debian packages -> (b) npm ci -> (c) npm run build -> (d) /usr/local/bin wrappers
-# -> (e) group isulad -> (f) config files -> (g) start isulad -> (h) default images -> (i) isula version/info.
+# -> (e) group isulad -> (f) config files -> (g) start isulad -> (h) default images -> (i) isula run --rm busybox echo hello.
 #
 # Idempotent: re-running it changes nothing that is already right. Config files under /etc are written
 # only when absent (your edits are never overwritten); wrappers are rewritten only when their content
@@ -437,13 +437,15 @@ for tar in busybox.tar pause.tar; do
 done
 
 # ---------------------------------------------------------------------------------------------------
-step "(i) main job: isula version, isula info, isula images"
+step "(i) main job: isula run --rm busybox echo hello"
 
 "$ISULA" version || die "isula version failed"
 echo
-"$ISULA" info || die "isula info failed"
-echo
 "$ISULA" images || die "isula images failed"
+echo
+out=$("$ISULA" run --rm busybox echo hello) || die "isula run --rm busybox echo hello failed"
+printf '%s\n' "$out"
+[ "$out" = "hello" ] || die "isula run --rm busybox echo hello printed '$out', not 'hello'"
 
 end_step
 echo

@@ -3,3 +3,8 @@ export { resolveEndpoint, optionsFromEnv, DEFAULT_HOST, InvalidHostError, type C
 export { ConnectError, DaemonError, RpcError, GrpcStatus } from './errors';
 export { GrpcConnection, type Metadata } from './transport/h2-lite';
 export { FrameDecoder, frame } from './transport/grpc-framing';
+export { listVolumes, removeVolume, pruneVolumes, type VolumeSummary } from './volumes';
+export * from './containers';
+export * from './stdio/attach';
+export { createFifos, removeFifos, FifoCopier, type FifoPaths, type StdioStreams } from './stdio/fifos';
+export { copyFromContainer, copyToContainer, parsePathStat, cleanPath, preserveTrailingDotOrSeparator, splitPathDirEntry, prepareArchiveCopy, splitCopyOperand, CopyPathError, type ContainerArchive, type ContainerPathStat, type CopyToContainerRequest, type CopyInfo, type ArchivePlan } from './copy';

@@ -1193,8 +1193,13 @@ int main(int argc, char **argv)
     path_pid = state_path("pid");
     path_monitor_pid = state_path("monitor.pid");
     path_fifo = state_path("exit.fifo");
-    path_attach = state_path("attach.sock");
-    path_console = state_path("console.sock");
+    /* Sockets are bound by relative name from inside the state dir: absolute paths there can pass
+     * the 108-byte sun_path limit. The runtime inherits this cwd for --console-socket. */
+    if (chdir(opt_state) < 0) {
+        fail("chdir %s: %s", opt_state, strerror(errno));
+    }
+    path_attach = "attach.sock";
+    path_console = "console.sock";
     path_exit = state_path("exit");
     path_exit_tmp = state_path("exit.tmp");
     if (log_cfg.driver == LOG_DRIVER_JSON_FILE && log_cfg.path == NULL) {

@@ -10,7 +10,8 @@ export type { Metadata, UnaryResult };
 
 /*
  * A small HTTP/2 client (RFC 7540) on node:net — just what a gRPC client needs — and the gRPC calls
- * on top of it: unary and server-streaming calls with gRPC's status and error semantics.
+ * on top of it: unary, server-streaming, client-streaming and bidirectional calls with gRPC's status
+ * and error semantics.
  *
  * Why: `require('node:http2')` loads ~76 built-ins (tls, crypto, http, ...) and the first call
  * through Node's http2 core costs more again; together that more than doubled the start of
@@ -23,8 +24,9 @@ export type { Metadata, UnaryResult };
  * connection and stream windows and frame size), PING -> ACK, RST_STREAM, GOAWAY, concurrent
  * streams (honouring SETTINGS_MAX_CONCURRENT_STREAMS by queueing), trailers-only responses, 1xx
  * headers skipped. Not covered: server push (refused with SETTINGS_ENABLE_PUSH = 0; a PUSH_PROMISE is
- * a connection error), PRIORITY (ignored), request bodies sent in more than one piece, HTTP/1.1
- * upgrade and prior-knowledge over TLS without ALPN, timeouts and keep-alive pings.
+ * a connection error), PRIORITY (ignored), HTTP/1.1 upgrade and prior-knowledge over TLS without
+ * ALPN, timeouts and keep-alive pings. Request bodies are either given whole (`request(fields, body)`)
+ * or written over time (`request(fields)` then `write`/`end`: half-close), with backpressure.
  */
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -100,6 +102,9 @@ export interface StreamFailure {
   code?: string;
 }
 
+/** Bytes a streaming request may hold unsent before `write` asks the writer to wait for `onDrain`. */
+const SEND_HIGH_WATER = 1 << 20;
+
 /** One HTTP/2 request/response exchange. Callbacks are set by the caller right after `request`. */
 export class H2Stream {
   id = 0;
@@ -111,21 +116,61 @@ export class H2Stream {
   onData: ((chunk: Buffer) => void) | undefined;
   /** Called once: without argument when the stream ended cleanly (END_STREAM or RST NO_ERROR). */
   onClose: ((failure?: StreamFailure) => void) | undefined;
+  /** Called when a `write` that returned false has been sent far enough to write again. */
+  onDrain: (() => void) | undefined;
 
   /** @internal */ sendWindow = 0;
   /** @internal */ recvWindow = STREAM_WINDOW;
   /** @internal */ recvUnacked = 0;
-  /** @internal */ body: Buffer;
-  /** @internal */ bodySent = 0;
+  /** @internal Request bytes not sent yet, in order. */ pending: Buffer[] = [];
+  /** @internal */ pendingBytes = 0;
+  /** @internal The request end was asked (`end()`, or a whole body given). */ endRequested: boolean;
+  /** @internal END_STREAM went out. */ localEnded = false;
+  /** @internal */ needDrain = false;
   /** @internal */ remoteEnded = false;
   /** @internal */ done = false;
 
   constructor(
     private readonly session: H2Session,
     /** @internal */ readonly fields: HeaderField[],
-    body: Buffer,
+    body: Buffer | undefined,
   ) {
-    this.body = body;
+    this.endRequested = body !== undefined;
+    if (body !== undefined && body.length > 0) {
+      this.pending.push(body);
+      this.pendingBytes = body.length;
+    }
+  }
+
+  /** Bytes written and not yet sent (held by flow control or by the peer's stream limit). */
+  get bufferedAmount(): number {
+    return this.pendingBytes;
+  }
+
+  /**
+   * Queues request bytes (a stream opened without a body). Returns false once more than
+   * SEND_HIGH_WATER bytes wait: write again after `onDrain`. Ignored once the stream is over.
+   */
+  write(chunk: Buffer): boolean {
+    if (this.endRequested) throw new Error('write after end of the request');
+    if (this.done) return true;
+    if (chunk.length > 0) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      this.session.pump(this);
+    }
+    if (this.pendingBytes > SEND_HIGH_WATER) {
+      this.needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** Ends the request (half-close: END_STREAM after the bytes written); the response goes on. */
+  end(): void {
+    if (this.endRequested) return;
+    this.endRequested = true;
+    if (!this.done) this.session.pump(this);
   }
 
   /** Abandons the stream (RST_STREAM CANCEL); `onClose` is not called. */
@@ -214,8 +259,11 @@ export class H2Session {
     this.sendWindowUpdate(0, CONNECTION_WINDOW - DEFAULT_WINDOW);
   }
 
-  /** Opens a stream sending `fields` then `body` (with END_STREAM); queued if the peer's stream limit is reached. */
-  request(fields: HeaderField[], body: Buffer): H2Stream {
+  /**
+   * Opens a stream sending `fields` then `body` (with END_STREAM); queued if the peer's stream limit
+   * is reached. Without `body` the request stays open: the caller writes it with `write` and `end`.
+   */
+  request(fields: HeaderField[], body?: Buffer): H2Stream {
     if (!this.accepting) throw new Error('the HTTP/2 session is closing');
     if (this.nextId > MAX_WINDOW) {
       this.accepting = false; // stream ids exhausted: the next call opens a new connection
@@ -270,27 +318,45 @@ export class H2Session {
     this.pumpStream(stream);
   }
 
-  /** Sends as much of the stream's body as the windows and the frame size allow. */
+  /** @internal Sends what a started stream has pending (from H2Stream.write/end). */
+  pump(s: H2Stream): void {
+    if (s.id !== 0 && this.streams.get(s.id) === s) this.pumpStream(s);
+  }
+
+  /**
+   * Sends as much of the stream's pending bytes as the windows and the frame size allow, and
+   * END_STREAM once its end was asked and everything before it went out.
+   */
   private pumpStream(s: H2Stream): void {
-    const total = s.body.length;
-    if (s.done || s.bodySent > total) return; // bodySent = total + 1 once END_STREAM went out
-    if (total === 0) {
-      this.sendFrame(DATA, END_STREAM, s.id, s.body);
-      s.bodySent = 1;
-      return;
-    }
-    while (s.bodySent < total) {
-      const n = Math.min(total - s.bodySent, this.peerMaxFrame, this.connSendWindow, s.sendWindow);
-      if (n <= 0) return;
-      const last = s.bodySent + n === total;
-      this.sendFrame(DATA, last ? END_STREAM : 0, s.id, s.body.subarray(s.bodySent, s.bodySent + n));
-      s.bodySent += n;
+    if (s.done || s.localEnded) return;
+    while (s.pending.length > 0) {
+      const budget = Math.min(this.peerMaxFrame, this.connSendWindow, s.sendWindow);
+      if (budget <= 0) break;
+      // Small writes (gRPC messages) are coalesced into one frame up to the budget.
+      let n = 0;
+      const parts: Buffer[] = [];
+      while (s.pending.length > 0 && n < budget) {
+        const head = s.pending[0]!;
+        const take = Math.min(head.length, budget - n);
+        parts.push(take === head.length ? head : head.subarray(0, take));
+        if (take === head.length) s.pending.shift();
+        else s.pending[0] = head.subarray(take);
+        n += take;
+      }
+      s.pendingBytes -= n;
       this.connSendWindow -= n;
       s.sendWindow -= n;
-      if (last) {
-        s.bodySent = total + 1;
-        s.body = Buffer.alloc(0);
-      }
+      const last = s.pending.length === 0 && s.endRequested;
+      this.sendFrame(DATA, last ? END_STREAM : 0, s.id, parts.length === 1 ? parts[0]! : Buffer.concat(parts, n));
+      if (last) s.localEnded = true;
+    }
+    if (s.pending.length === 0 && s.endRequested && !s.localEnded) {
+      this.sendFrame(DATA, END_STREAM, s.id, Buffer.alloc(0));
+      s.localEnded = true;
+    }
+    if (s.needDrain && s.pendingBytes <= SEND_HIGH_WATER / 2) {
+      s.needDrain = false;
+      s.onDrain?.();
     }
   }
 
@@ -600,7 +666,7 @@ export class H2Session {
   private endRemote(s: H2Stream): void {
     s.remoteEnded = true;
     // A response may complete before the request did (§8.1): stop sending; RST tells the peer.
-    if (s.bodySent <= s.body.length) this.sendRst(s.id, NO_ERROR);
+    if (!s.localEnded) this.sendRst(s.id, NO_ERROR);
     this.finish(s, undefined, true);
   }
 
@@ -676,8 +742,41 @@ function toHeaders(fields: HeaderField[]): IncomingHttpHeaders {
   return h as IncomingHttpHeaders;
 }
 
+/** What a finished call resolves with: the response headers (initial metadata) and trailers. */
+export interface CallEnd {
+  headers: IncomingHttpHeaders;
+  trailers: IncomingHttpHeaders;
+}
+
+export interface CallOptions {
+  metadata?: Metadata;
+  /** Each response message as it arrives; an exception cancels the call and rejects `done` with it. */
+  onMessage?: (message: Buffer) => void;
+  /** The response headers (initial metadata), before any message. */
+  onHeaders?: (headers: IncomingHttpHeaders) => void;
+}
+
 /**
- * gRPC over H2Session: unary and server-streaming calls, results and errors
+ * A call whose requests are written over time (client-streaming or bidirectional): `write` each
+ * request message, `end` to half-close; responses go to `onMessage`; `done` settles like the
+ * other calls (trailers on OK; RpcError, ConnectError or the onMessage exception otherwise).
+ */
+export interface GrpcCall {
+  /** Frames and queues one request message. False: wait for `drained()` before writing more. */
+  write(message: Uint8Array): boolean;
+  /** Resolves when written messages have mostly been sent (or the call is over). */
+  drained(): Promise<void>;
+  /** Half-close: no more request messages; the responses go on. */
+  end(): void;
+  /** Abandons the call (RST_STREAM CANCEL); `done` rejects with RpcError CANCELLED. */
+  cancel(): void;
+  /** Resolves with the response headers once the daemon answers (rejects as `done` if it never does). */
+  readonly headers: Promise<IncomingHttpHeaders>;
+  readonly done: Promise<CallEnd>;
+}
+
+/**
+ * gRPC over H2Session: unary, server-streaming, client-streaming and bidi calls, results and errors
  * (ConnectError when the daemon cannot be reached or never answered; RpcError for a non-OK status,
  * a non-200 HTTP status without gRPC status (UNKNOWN), or a connection lost mid-call (UNAVAILABLE)).
  */
@@ -692,7 +791,7 @@ export class GrpcConnection {
     return this.session;
   }
 
-  private start(path: string, metadata: Metadata, body: Buffer): H2Stream {
+  private start(path: string, metadata: Metadata, body: Buffer | undefined): H2Stream {
     const ep = this.endpoint;
     const headers: Record<string, string> = {
       ':method': 'POST',
@@ -729,7 +828,8 @@ export class GrpcConnection {
     request: Uint8Array,
     onMessage: (message: Buffer) => void,
     metadata: Metadata = {},
-  ): Promise<{ headers: IncomingHttpHeaders; trailers: IncomingHttpHeaders }> {
+    onHeaders?: (headers: IncomingHttpHeaders) => void,
+  ): Promise<CallEnd> {
     return new Promise((resolve, reject) => {
       let stream: H2Stream;
       try {
@@ -737,6 +837,16 @@ export class GrpcConnection {
       } catch (err) {
         reject(new ConnectError((err as Error).message));
         return;
+      }
+      if (onHeaders) {
+        stream.onResponse = (headers) => {
+          try {
+            onHeaders(headers);
+          } catch (err) {
+            stream.cancel();
+            reject(err);
+          }
+        };
       }
       const decoder = new FrameDecoder();
       stream.onData = (chunk) => {
@@ -753,6 +863,122 @@ export class GrpcConnection {
         else resolve({ headers: stream.headers ?? {}, trailers: stream.trailers ?? {} });
       };
     });
+  }
+
+  /**
+   * Opens a call whose request messages are written over time (client-streaming or bidi). The
+   * request headers go out at once; see GrpcCall. Throws nothing: a daemon that cannot be reached
+   * rejects `done` (and `headers`) with ConnectError.
+   */
+  stream(path: string, options: CallOptions = {}): GrpcCall {
+    let resolveDone!: (end: CallEnd) => void;
+    let rejectDone!: (err: unknown) => void;
+    const done = new Promise<CallEnd>((res, rej) => {
+      resolveDone = res;
+      rejectDone = rej;
+    });
+    let resolveHeaders!: (h: IncomingHttpHeaders) => void;
+    let rejectHeaders!: (err: unknown) => void;
+    const headers = new Promise<IncomingHttpHeaders>((res, rej) => {
+      resolveHeaders = res;
+      rejectHeaders = rej;
+    });
+    headers.catch(() => undefined); // its failure is `done`'s, which the caller awaits
+    let settled = false;
+    let drainWaiters: Array<() => void> = [];
+    const wakeWriters = () => {
+      const w = drainWaiters;
+      drainWaiters = [];
+      for (const f of w) f();
+    };
+    const settle = (err: unknown, end?: CallEnd) => {
+      if (settled) return;
+      settled = true;
+      wakeWriters();
+      if (err) {
+        rejectHeaders(err);
+        rejectDone(err);
+      } else {
+        resolveHeaders(end!.headers);
+        resolveDone(end!);
+      }
+    };
+
+    let stream: H2Stream | undefined;
+    try {
+      stream = this.start(path, options.metadata ?? {}, undefined);
+    } catch (err) {
+      settle(new ConnectError((err as Error).message));
+    }
+    if (stream) {
+      const s = stream;
+      s.onResponse = (h) => {
+        resolveHeaders(h);
+        try {
+          options.onHeaders?.(h);
+        } catch (err) {
+          s.cancel();
+          settle(err);
+        }
+      };
+      const decoder = new FrameDecoder();
+      s.onData = (chunk) => {
+        try {
+          for (const m of decoder.push(chunk)) options.onMessage?.(m);
+        } catch (err) {
+          s.cancel();
+          settle(err);
+        }
+      };
+      s.onDrain = wakeWriters;
+      s.onClose = (failure) => {
+        const end = outcome(s, failure);
+        settle(end, end ? undefined : { headers: s.headers ?? {}, trailers: s.trailers ?? {} });
+      };
+    }
+
+    return {
+      write: (message) => {
+        if (settled || !stream) return true;
+        return stream.write(frame(message));
+      },
+      drained: () =>
+        settled || !stream || !stream.needDrain ? Promise.resolve() : new Promise<void>((resolve) => drainWaiters.push(resolve)),
+      end: () => {
+        if (!settled) stream?.end();
+      },
+      cancel: () => {
+        if (settled || !stream) return;
+        stream.cancel();
+        settle(new RpcError(GrpcStatus.CANCELLED, 'Cancelled on client'));
+      },
+      headers,
+      done,
+    };
+  }
+
+  /**
+   * A client-streaming (or bidi) call fed from `messages`: each is written with backpressure, then
+   * the request is half-closed; resolves like `serverStream` once the call ends. Writing stops
+   * early when the call ends first (the daemon answered or failed), and `done`'s outcome is kept.
+   */
+  async clientStream(path: string, messages: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options: CallOptions = {}): Promise<CallEnd> {
+    const call = this.stream(path, options);
+    let over = false;
+    const watched = call.done.finally(() => (over = true));
+    watched.catch(() => undefined);
+    try {
+      for await (const m of messages) {
+        if (over) break;
+        if (!call.write(m)) await call.drained();
+      }
+    } catch (err) {
+      call.cancel();
+      await call.done.catch(() => undefined);
+      throw err;
+    }
+    call.end();
+    return call.done;
   }
 
   close(): void {

@@ -9,11 +9,6 @@ import { UsageError } from '../render/errors';
  */
 export const PENDING: Record<string, string> = {
   search: 'images',
-  create: 'containers', run: 'containers', start: 'containers', stop: 'containers', kill: 'containers',
-  rm: 'containers', restart: 'containers', pause: 'containers', unpause: 'containers', rename: 'containers',
-  wait: 'containers', ps: 'containers', logs: 'containers', top: 'containers',
-  stats: 'containers', update: 'containers', export: 'containers', cp: 'containers', events: 'containers',
-  'volume ls': 'containers', 'volume rm': 'containers', 'volume prune': 'containers',
   attach: 'interactive I/O', exec: 'interactive I/O',
   'network create': 'networking', 'network inspect': 'networking', 'network ls': 'networking', 'network rm': 'networking',
 };

@@ -75,7 +75,7 @@ describe('list view and filters', () => {
     const item = listItem(rec({ state: { ...newState(), status: 'running', pid: 42 } }));
     expect(item.status).toBe(3);
     expect(item.command).toBe('sh -c "echo hi"');
-    expect(item.created).toBe(Date.parse('2026-11-27T08:00:00.000Z') / 1000);
+    expect(item.created).toBe(BigInt(Date.parse("2026-11-27T08:00:00.000Z")) * 1_000_000n);
   });
   it('filters by id prefix, name, label and status', () => {
     const r = rec();

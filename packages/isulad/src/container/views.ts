@@ -35,7 +35,8 @@ export function listItem(rec: ContainerRecord, healthState = ''): containers.Con
     runtime: rec.runtime,
     name: rec.name,
     healthState,
-    created: Math.floor(Date.parse(rec.created) / 1000),
+    // Nanoseconds since the epoch, as upstream fills it.
+    created: BigInt(Date.parse(rec.created)) * 1_000_000n,
     ports: '',
   };
 }

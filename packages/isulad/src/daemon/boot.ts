@@ -7,8 +7,9 @@ import { ConfigError, loadConfig, type LoadedConfig } from '../config';
 import { checkFlagHosts } from '../config/flags';
 import { createLogger, DAEMON_LOG_FILE, type LoggerSetup } from '../log/logger';
 import { lookupGroupId } from '../os/groups';
-import { bindServerStream, bindUnary, grpcDefinition } from '../server/grpc-adapter';
+import { bindBidi, bindServerStream, bindUnary, grpcDefinition } from '../server/grpc-adapter';
 import { bindListeners, removeSockets } from '../server/listeners';
+import { containerCopy } from '../server/services/container-copy';
 import { containerService } from '../server/services/container-service';
 import { containerStreams } from '../server/services/container-streams';
 import { volumeService } from '../server/services/volume-service';
@@ -160,6 +161,7 @@ export async function runDaemon(args: string[], env: NodeJS.ProcessEnv = process
     server.addService(grpcDefinition(ContainerService), {
       ...bindUnary(ContainerService, containerService(ctx, box), logger),
       ...bindServerStream(ContainerService, containerStreams(box, engine.events), logger),
+      ...bindBidi(ContainerService, containerCopy(box), logger),
     });
     const imageDeps = { images, puller: engine.puller, registry: engine.registry, auths: engine.auths };
     server.addService(grpcDefinition(ImagesService), {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { constants as fsConstants, existsSync, open as openCb } from 'node:fs';
+import { close as closeCb, constants as fsConstants, existsSync, open as openCb } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { connect, Socket } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -185,10 +185,27 @@ export class FrameDecoder {
   }
 }
 
-/** Connects to the monitor's attach socket. */
-export function connectAttach(stateDir: string): Promise<Socket> {
+/** Longest unix socket path we connect to directly (the kernel's sun_path holds 108 bytes). */
+const MAX_SOCKET_PATH = 100;
+
+/**
+ * Connects to the monitor's attach socket. A path too long for sun_path is reached through an open
+ * descriptor of its directory (`/proc/self/fd/N/attach.sock`), the way runc does for its sockets.
+ */
+export async function connectAttach(stateDir: string): Promise<Socket> {
+  const full = join(stateDir, 'attach.sock');
+  if (full.length <= MAX_SOCKET_PATH) return connectUnix(full);
+  const dirFd = await openFd(stateDir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  try {
+    return await connectUnix(`/proc/self/fd/${dirFd}/attach.sock`);
+  } finally {
+    closeCb(dirFd, () => undefined);
+  }
+}
+
+function connectUnix(path: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect(join(stateDir, 'attach.sock'));
+    const s = connect(path);
     s.once('connect', () => {
       s.off('error', reject);
       resolve(s);

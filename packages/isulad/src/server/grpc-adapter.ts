@@ -92,3 +92,160 @@ export function bindServerStream<S extends ServiceDescriptor>(svc: S, impl: Serv
   }
   return out;
 }
+
+/**
+ * What a streaming handler (client-streaming, server-streaming or bidi) works with: the request
+ * messages as they arrive, a backpressured `send`, and the initial metadata to send first.
+ */
+export interface StreamCall<Req, Res> extends CallContext {
+  /**
+   * Request messages until the client half-closes (a server-streaming RPC: its one request). Ends
+   * with an error when the client cancels the call. Iterate it once.
+   */
+  messages: AsyncIterable<Req>;
+  /** Writes one response message (bidi, server stream), awaiting backpressure; a no-op once cancelled. */
+  send(message: DeepPartial<Res>): Promise<void>;
+  /** Sends the initial metadata now, before any response message; only the first call counts. */
+  sendMetadata(metadata: Record<string, string>): void;
+  cancelled(): boolean;
+}
+
+/**
+ * Streaming handlers with access to the request metadata and a way to send initial metadata. For a
+ * client-streaming RPC the resolved value is the one response; for response streams it is ignored
+ * (use `send`). A thrown error ends the call with UNKNOWN + message (cc/errmsg in the trailers), as
+ * upstream's streams report failures.
+ */
+export type BidiImpl<S extends ServiceDescriptor> = {
+  [K in keyof S['methods']]?: S['methods'][K] extends MethodDescriptor<infer Req, infer Res, infer RQ, infer RS>
+    ? [RQ, RS] extends [false, false]
+      ? never
+      : (call: StreamCall<Req, Res>) => Promise<DeepPartial<Res> | void>
+    : never;
+};
+
+type AnyStreamHandler = (call: StreamCall<unknown, unknown>) => Promise<unknown>;
+type GrpcStream = grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown>;
+
+/** The request messages of a readable call as an async iterable that honours backpressure and cancellation. */
+function incoming(call: grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown>, isCancelled: () => boolean): AsyncIterable<unknown> {
+  return {
+    [Symbol.asyncIterator]() {
+      const queue: unknown[] = [];
+      let ended = false;
+      let failure: Error | undefined;
+      let wake: (() => void) | undefined;
+      const notify = () => {
+        const w = wake;
+        wake = undefined;
+        w?.();
+      };
+      call.on('data', (m: unknown) => {
+        queue.push(m);
+        if (queue.length >= 16) call.pause();
+        notify();
+      });
+      call.on('end', () => {
+        ended = true;
+        notify();
+      });
+      call.on('cancelled', () => {
+        failure ??= new Error('the client cancelled the call');
+        notify();
+      });
+      call.on('close', () => {
+        if (!ended) failure ??= new Error('the call closed before the client finished sending');
+        notify();
+      });
+      return {
+        async next(): Promise<IteratorResult<unknown>> {
+          for (;;) {
+            if (queue.length > 0) {
+              const value = queue.shift();
+              if (queue.length < 4 && call.isPaused()) call.resume();
+              return { value, done: false };
+            }
+            if (ended) return { value: undefined, done: true };
+            if (failure || isCancelled()) throw failure ?? new Error('the client cancelled the call');
+            await new Promise<void>((r) => (wake = r));
+          }
+        },
+        async return(): Promise<IteratorResult<unknown>> {
+          ended = true;
+          queue.length = 0;
+          if (call.isPaused()) call.resume(); // drain what the client still sends
+          return { value: undefined, done: true };
+        },
+      };
+    },
+  };
+}
+
+/** grpc-js error carrying upstream's stream failure: UNKNOWN + message, cc/errmsg trailers. */
+function streamFailure(err: unknown): grpc.ServiceError {
+  const message = err instanceof Error ? err.message : String(err);
+  const trailers = new grpc.Metadata();
+  trailers.set('cc', String((err as { cc?: number }).cc ?? 5));
+  trailers.set('errmsg', message);
+  return Object.assign(new Error(message), { code: grpc.status.UNKNOWN, details: message, metadata: trailers });
+}
+
+/**
+ * Binds streaming implementations of any kind (client, server, bidi), with request metadata in
+ * `ctx.metadata`, `sendMetadata` for the initial metadata, and writes that wait for the client to drain.
+ */
+export function bindBidi<S extends ServiceDescriptor>(svc: S, impl: BidiImpl<S>, log: CallLog): grpc.UntypedServiceImplementation {
+  const out: grpc.UntypedServiceImplementation = {};
+  const methods = svc.methods as Record<string, MethodDescriptor<unknown, unknown>>;
+  for (const [name, handler] of Object.entries(impl) as [string, AnyStreamHandler][]) {
+    const m = methods[name];
+    if (!m) throw new Error(`${svc.fullName} has no method ${name}`);
+    if (!m.requestStream && !m.responseStream) throw new Error(`${m.path} is a unary RPC: bind it with bindUnary`);
+    const serve = (call: GrpcStream, respond?: grpc.sendUnaryData<unknown>) => {
+      log.debug({ rpc: m.path, peer: call.getPeer() }, 'rpc stream');
+      let cancelled = false;
+      call.on('cancelled', () => (cancelled = true));
+      let metadataSent = false;
+      const sendMetadata = (md: Record<string, string>) => {
+        if (metadataSent || cancelled) return;
+        metadataSent = true;
+        const meta = new grpc.Metadata();
+        for (const [k, v] of Object.entries(md)) meta.set(k, v);
+        call.sendMetadata(meta);
+      };
+      const send = (msg: unknown): Promise<void> => {
+        if (!m.responseStream) return Promise.reject(new Error(`${m.path} answers once: return the response instead of sending it`));
+        const w = call as grpc.ServerWritableStream<unknown, unknown>;
+        return new Promise<void>((resolve) => {
+          if (cancelled) return resolve();
+          if (w.write(m.createResponse(msg as DeepPartial<unknown>))) resolve();
+          else w.once('drain', () => resolve());
+        });
+      };
+      const messages: AsyncIterable<unknown> = m.requestStream
+        ? incoming(call as grpc.ServerDuplexStream<unknown, unknown>, () => cancelled)
+        : (async function* one() {
+            yield (call as grpc.ServerWritableStream<unknown, unknown>).request;
+          })();
+      handler({ messages, send, sendMetadata, metadata: call.metadata, peer: call.getPeer(), cancelled: () => cancelled }).then(
+        (res) => {
+          if (respond) respond(null, m.createResponse((res ?? {}) as DeepPartial<unknown>));
+          else (call as grpc.ServerWritableStream<unknown, unknown>).end();
+        },
+        (err: unknown) => {
+          log.error({ err, rpc: m.path }, 'rpc stream failed');
+          const failure = streamFailure(err);
+          if (respond) respond(failure, null, failure.metadata);
+          // grpc-js turns an 'error' event into the call's final status (destroy() would hang the client).
+          else call.emit('error', failure);
+        },
+      );
+    };
+    if (m.requestStream && !m.responseStream) {
+      out[name] = ((call: grpc.ServerReadableStream<unknown, unknown>, respond: grpc.sendUnaryData<unknown>) => serve(call, respond)) as grpc.handleClientStreamingCall<unknown, unknown>;
+    } else {
+      out[name] = ((call: grpc.ServerDuplexStream<unknown, unknown>) => serve(call)) as grpc.handleBidiStreamingCall<unknown, unknown>;
+    }
+  }
+  return out;
+}

@@ -145,7 +145,7 @@ export function containerService(ctx: DaemonContext, box: Containers): UnaryImpl
           graphDriver: { name: ctx.config.storageDriver, data: overlayData(ctx.config.graph, rec.id) },
           health: box.health.state(rec.id),
         });
-        return { containerJSON: JSON.stringify(json, null, 4), cc: 0, errmsg: '' };
+        return { ContainerJSON: JSON.stringify(json, null, 4), cc: 0, errmsg: "" };
       }),
     List: (req) =>
       inBand(async () => {

@@ -1,6 +1,3 @@
-import { spawn } from 'node:child_process';
-import { lstat } from 'node:fs/promises';
-import { basename, dirname, posix } from 'node:path';
 import { ErrorCode, timestampToDate, type ContainerService } from '@isula/protocol';
 import type { Containers } from '../../container/containers';
 import { ContainerError } from '../../container/errors';
@@ -15,7 +12,7 @@ function parseTime(value: string): Date | undefined {
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 
-/** containers.ContainerService server streams: Logs, Events, CopyFromContainer. */
+/** containers.ContainerService server streams: Logs, Events (copies live in container-copy.ts). */
 export function containerStreams(box: Containers, events: EventBus): ServerStreamImpl<typeof ContainerService> {
   return {
     Logs: async (req, send, ctx) => {
@@ -64,22 +61,6 @@ export function containerStreams(box: Containers, events: EventBus): ServerStrea
         clearInterval(timer);
         abort.abort();
       }
-    },
-    CopyFromContainer: async (req, send) => {
-      const rec = box.find(req.id);
-      const path = posix.normalize(posix.join('/', req.srcpath));
-      await box.withRootfs(rec.id, async (rootfs) => {
-        const target = rootfs + path;
-        await lstat(target).catch(() => {
-          throw new ContainerError(`Could not find the file ${req.srcpath} in container ${req.id}`);
-        });
-        const tar = spawn('tar', ['--numeric-owner', '-C', dirname(target), '-cf', '-', basename(target) || '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stderr = '';
-        tar.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        for await (const chunk of tar.stdout) await send({ data: chunk as Buffer });
-        const code = await new Promise<number>((r) => tar.on('close', (c) => r(c ?? 1)));
-        if (code !== 0) throw new ContainerError(`copy from container failed: ${stderr.trim()}`);
-      });
     },
   };
 }
