@@ -88,7 +88,7 @@ describe('isula cp', () => {
     // The container kept running (paused for the copy, resumed after).
     // (`ps` itself is checked only when it works at this stage of the integration.)
     const ps = await d.isula(['ps']);
-    if (running && ps.code === 0) expect(ps.stdout).toMatch(/Up .* box\s*$/m);
+    if (running && ps.code === 0) expect(ps.stdout).toMatch(/Up .*\sbox\s*$/m);
   }, 120_000);
 
   it('- streams a tar to stdout and reads one from stdin', async () => {

@@ -8,7 +8,9 @@
  *  - mknod(path, mode, major, minor): overlay whiteouts are character devices 0:0;
  *  - lsetxattr(path, name, value): overlay opaque directories (trusted.overlay.opaque=y);
  *  - lgetxattr(path, name): reads one back (layer checks, tests);
- *  - direntTypes(dir): whether readdir reports d_type (overlay2's backing-filesystem check).
+ *  - direntTypes(dir): whether readdir reports d_type (overlay2's backing-filesystem check);
+ *  - mount(source, target, fstype, flags, data, cb) / umount(target, flags, cb): mount(2) and
+ *    umount2(2) on a worker thread, without spawning mount(8) for every container start and exit.
  * Errors come back as JS exceptions carrying errno's text and code.
  */
 #define _GNU_SOURCE
@@ -19,6 +21,8 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -259,6 +263,125 @@ static napi_value dirent_types(napi_env env, napi_callback_info info)
     return result;
 }
 
+/* One mount(2) or umount2(2) call, run on libuv's thread pool. */
+struct mount_work {
+    napi_async_work work;
+    napi_ref callback;
+    char *source, *target, *fstype, *data;
+    unsigned long flags;
+    int unmount;
+    int err;
+};
+
+static char *dup_string(napi_env env, napi_value v)
+{
+    size_t len = 0;
+    napi_valuetype t;
+    if (napi_typeof(env, v, &t) != napi_ok || t != napi_string) {
+        return NULL;
+    }
+    napi_get_value_string_utf8(env, v, NULL, 0, &len);
+    char *buf = malloc(len + 1);
+    if (buf != NULL) {
+        napi_get_value_string_utf8(env, v, buf, len + 1, &len);
+    }
+    return buf;
+}
+
+static void mount_execute(napi_env env, void *arg)
+{
+    (void)env;
+    struct mount_work *w = arg;
+    int r = w->unmount ? umount2(w->target, (int)w->flags) : mount(w->source, w->target, w->fstype, w->flags, w->data);
+    w->err = r < 0 ? errno : 0;
+}
+
+static void mount_complete(napi_env env, napi_status status, void *arg)
+{
+    (void)status;
+    struct mount_work *w = arg;
+    napi_value cb, undefined, argv[1];
+    napi_get_reference_value(env, w->callback, &cb);
+    napi_get_undefined(env, &undefined);
+    if (w->err != 0) {
+        napi_value msg, code;
+        char text[512];
+        const char *name = strerrorname_np(w->err);
+        snprintf(text, sizeof(text), "%s %s: %s", w->unmount ? "umount" : "mount", w->target, strerror(w->err));
+        napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
+        napi_create_string_utf8(env, name != NULL ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+        napi_create_error(env, code, msg, &argv[0]);
+    } else {
+        napi_get_null(env, &argv[0]);
+    }
+    napi_call_function(env, undefined, cb, 1, argv, NULL);
+    napi_delete_reference(env, w->callback);
+    napi_delete_async_work(env, w->work);
+    free(w->source);
+    free(w->target);
+    free(w->fstype);
+    free(w->data);
+    free(w);
+}
+
+static napi_value queue_mount(napi_env env, struct mount_work *w, napi_value cb)
+{
+    napi_value name;
+    napi_create_reference(env, cb, 1, &w->callback);
+    napi_create_string_utf8(env, w->unmount ? "umount" : "mount", NAPI_AUTO_LENGTH, &name);
+    napi_create_async_work(env, NULL, name, mount_execute, mount_complete, w, &w->work);
+    napi_queue_async_work(env, w->work);
+    return NULL;
+}
+
+static napi_value do_mount(napi_env env, napi_callback_info info)
+{
+    size_t argc = 6;
+    napi_value argv[6];
+    double flags = 0;
+    napi_valuetype cbt;
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (argc < 6 || napi_get_value_double(env, argv[3], &flags) != napi_ok || napi_typeof(env, argv[5], &cbt) != napi_ok || cbt != napi_function) {
+        napi_throw_type_error(env, NULL, "mount(source, target, fstype, flags, data, callback)");
+        return NULL;
+    }
+    struct mount_work *w = calloc(1, sizeof(*w));
+    w->source = dup_string(env, argv[0]);
+    w->target = dup_string(env, argv[1]);
+    w->fstype = dup_string(env, argv[2]);
+    w->data = dup_string(env, argv[4]);
+    w->flags = (unsigned long)flags;
+    if (w->source == NULL || w->target == NULL || w->fstype == NULL || w->data == NULL) {
+        free(w->source); free(w->target); free(w->fstype); free(w->data); free(w);
+        napi_throw_type_error(env, NULL, "mount: source, target, fstype and data must be strings");
+        return NULL;
+    }
+    return queue_mount(env, w, argv[5]);
+}
+
+static napi_value do_umount(napi_env env, napi_callback_info info)
+{
+    size_t argc = 3;
+    napi_value argv[3];
+    double flags = 0;
+    napi_valuetype cbt;
+    napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+    if (argc < 3 || napi_get_value_double(env, argv[1], &flags) != napi_ok || napi_typeof(env, argv[2], &cbt) != napi_ok || cbt != napi_function) {
+        napi_throw_type_error(env, NULL, "umount(target, flags, callback)");
+        return NULL;
+    }
+    struct mount_work *w = calloc(1, sizeof(*w));
+    w->target = dup_string(env, argv[0]);
+    w->flags = (unsigned long)flags;
+    w->unmount = 1;
+    if (w->target == NULL) {
+        free(w);
+        napi_throw_type_error(env, NULL, "umount: target must be a string");
+        return NULL;
+    }
+    return queue_mount(env, w, argv[2]);
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
     napi_property_descriptor props[] = {
@@ -269,6 +392,8 @@ static napi_value init(napi_env env, napi_value exports)
         { "lsetxattr", NULL, set_xattr, NULL, NULL, NULL, napi_enumerable, NULL },
         { "lgetxattr", NULL, get_xattr, NULL, NULL, NULL, napi_enumerable, NULL },
         { "direntTypes", NULL, dirent_types, NULL, NULL, NULL, napi_enumerable, NULL },
+        { "mount", NULL, do_mount, NULL, NULL, NULL, napi_enumerable, NULL },
+        { "umount", NULL, do_umount, NULL, NULL, NULL, napi_enumerable, NULL },
     };
     napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
     return exports;

@@ -865,8 +865,11 @@ static pid_t create_container(int sig_fd)
     const char *verb[] = {"create", "--bundle", opt_bundle, "--pid-file", path_pid, NULL, NULL, NULL, NULL};
     size_t k = 5;
     if (opt_terminal) {
+        /* runc changes into the bundle before it dials, so the socket is named through our cwd */
+        static char console_arg[64];
+        snprintf(console_arg, sizeof(console_arg), "/proc/%d/cwd/%s", (int)getpid(), path_console);
         verb[k++] = "--console-socket";
-        verb[k++] = path_console;
+        verb[k++] = console_arg;
     }
     verb[k++] = opt_id;
     char **argv = runtime_argv(verb);

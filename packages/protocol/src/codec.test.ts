@@ -52,7 +52,7 @@ describe('exact wire bytes', () => {
     const msg = containers.Container.create({
       id: 'abc',
       status: containers.ContainerStatus.RUNNING,
-      created: 1_700_000_000,
+      created: 1_700_000_000n,
       ports: '80',
     });
     const buf = containers.Container.encode(msg).finish();
@@ -64,7 +64,7 @@ describe('exact wire bytes', () => {
     );
     const back = containers.Container.decode(buf);
     expect(back.status).toBe(containers.ContainerStatus.RUNNING);
-    expect(back.created).toBe(1_700_000_000);
+    expect(back.created).toBe(1_700_000_000n);
     expect(back).toEqual(msg);
   });
 

@@ -302,8 +302,13 @@ export class Containers {
     let mounted = true;
     let monitorPid = 0;
     try {
-      const spec = await this.spec(rec, rootfs);
-      await writeFile(join(rec.bundle, 'config.json'), JSON.stringify(spec));
+      // The bundle written at create (or by update) is reused; only namespaces joined from another
+      // container need a fresh spec, since that container's pid changes with every start.
+      const hc = rec.hostConfig;
+      if ([hc.NetworkMode, hc.IpcMode, hc.PidMode, hc.UTSMode].some((m) => m?.startsWith('container:'))) {
+        const spec = await this.spec(rec, rootfs);
+        await writeFile(join(rec.bundle, 'config.json'), JSON.stringify(spec));
+      }
       await rm(stateDir, { recursive: true, force: true });
       await mkdir(stateDir, { recursive: true, mode: 0o700 });
       const timeoutMs = startTimeoutMs(config.startTimeout);
@@ -589,15 +594,17 @@ export class Containers {
     return this.serialized(rec0.id, async () => {
       const rec = this.find(rec0.id);
       const merged: HostConfig = { ...rec.hostConfig, ...patch };
+      const spec = await buildSpec(await this.specInputForUpdate(rec, merged)).catch((err: unknown) => {
+        throw specFailure(err);
+      });
       if (rec.state.status === 'running' || rec.state.status === 'paused') {
-        const spec = await buildSpec({ ...(await this.specInputForUpdate(rec, merged)) }).catch((err: unknown) => {
-          throw specFailure(err);
-        });
         const rt = await this.runtime(rec.runtime);
         await runVerb(rt, this.stateDir(rec), ['update', '--resources', '-', rec.id], JSON.stringify(spec.linux?.resources ?? {})).catch((err: Error) => {
           throw new ContainerError(`Cannot update container ${rec.id}: ${err.message}`, ErrorCode.RUNTIME);
         });
       }
+      // The next start uses the bundle as is: it must carry the new limits.
+      await writeFile(join(rec.bundle, 'config.json'), JSON.stringify(spec));
       rec.hostConfig = merged;
       this.deps.store.save(rec);
       if (patch.RestartPolicy) this.restarts.cancel(rec.id);

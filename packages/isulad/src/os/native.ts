@@ -16,6 +16,20 @@ export interface NativeAddon {
   lgetxattr(path: string, name: string): Buffer | null;
   /** Whether readdir(3) reports d_type for every entry of `dir` (overlay2 needs it; Node hides DT_UNKNOWN). */
   direntTypes(dir: string): boolean;
+  /** mount(2) on a worker thread. */
+  mount(source: string, target: string, fstype: string, flags: number, data: string, cb: (err: NodeJS.ErrnoException | null) => void): void;
+  /** umount2(2) on a worker thread. */
+  umount(target: string, flags: number, cb: (err: NodeJS.ErrnoException | null) => void): void;
+}
+
+/** mount(2) without spawning mount(8). */
+export function mountFs(source: string, target: string, fstype: string, data: string, flags = 0): Promise<void> {
+  return new Promise((resolve, reject) => native().mount(source, target, fstype, flags, data, (err) => (err ? reject(err) : resolve())));
+}
+
+/** umount2(2); flags 2 = MNT_DETACH. */
+export function umountFs(target: string, flags = 0): Promise<void> {
+  return new Promise((resolve, reject) => native().umount(target, flags, (err) => (err ? reject(err) : resolve())));
 }
 
 let addon: NativeAddon | undefined;

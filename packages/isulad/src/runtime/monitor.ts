@@ -131,6 +131,9 @@ export async function readExit(stateDir: string): Promise<ExitStatus | undefined
  * Resolves when the monitor ends: it holds the only writer of `exit.fifo`, so the read end sees EOF
  * exactly then, through epoll, with no polling and no thread. Works the same for a monitor started
  * by a previous daemon.
+ *
+ * Linux reports that EOF only to a reader that opened while a writer existed; so once the fifo is
+ * open, a monitor that has already ended (exit file written, or its pid gone) settles at once.
  */
 export async function watchExit(stateDir: string): Promise<ExitStatus> {
   const fifo = join(stateDir, 'exit.fifo');
@@ -143,12 +146,26 @@ export async function watchExit(stateDir: string): Promise<ExitStatus> {
       sock.once('close', () => resolve());
       sock.once('error', () => resolve());
       sock.resume();
+      void monitorGone(stateDir).then((gone) => gone && resolve());
     });
     sock.destroy();
   } catch {
     /* no fifo: the monitor is long gone */
   }
   return (await readExit(stateDir)) ?? { code: 137, finishedAt: new Date().toISOString(), recorded: false };
+}
+
+/** True when the monitor of `stateDir` has finished: its exit file exists or its process is gone. */
+async function monitorGone(stateDir: string): Promise<boolean> {
+  if ((await readExit(stateDir)) !== undefined) return true;
+  const pid = Number((await readFile(join(stateDir, 'monitor.pid'), 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  try {
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    return !cmd.includes('isula-monitor');
+  } catch {
+    return true;
+  }
 }
 
 /**

@@ -8,7 +8,12 @@ import { parseByteSize } from '../../config/units';
 import type { DaemonLogger } from '../../log/logger';
 import { native } from '../../os/native';
 import type { DriverOptions, GraphDriver } from '../driver';
-import { isMountPoint, mountOf, readMounts, readMountsSync, runTool } from '../mounts';
+import { mountFs, umountFs } from '../../os/native';
+import { isMountPoint, mountOf, readMountsSync, runTool } from '../mounts';
+
+/** mount(2) takes at most one page of options. */
+const MAX_MOUNT_DATA = 4000;
+const MNT_DETACH = 2;
 import { KeyedMutex } from '../mutex';
 
 /** Upstream's limit on the number of lower layers of one layer. */
@@ -338,7 +343,13 @@ export class Overlay2Driver implements GraphDriver {
       const extra = this.opts.mountOpt ? `,${this.opts.mountOpt}` : '';
       if (writable) {
         const lowerdir = lowers.length > 0 ? lowers.join(':') : `${id}/empty`;
-        await runTool('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowerdir},upperdir=${id}/diff,workdir=${id}/work${extra}`, `${id}/merged`], this.home);
+        // mount(2) straight from the addon when the absolute option string fits in a page; deep
+        // stacks fall back to mount(8) run inside the home with short relative paths.
+        const abs = (p: string) => join(this.home, p);
+        const data = `lowerdir=${lowerdir.split(':').map(abs).join(':')},upperdir=${abs(`${id}/diff`)},workdir=${abs(`${id}/work`)}${extra}`;
+        // overlay2.mountopt may name mount(8) flags (nodev...), which mount(2) takes apart: mount(8) then.
+        if (data.length < MAX_MOUNT_DATA && extra === '') await mountFs('overlay', merged, 'overlay', data);
+        else await runTool('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowerdir},upperdir=${id}/diff,workdir=${id}/work${extra}`, `${id}/merged`], this.home);
       } else if (lowers.length > 0) {
         // Read-only view: overlay without upper needs two lowers at least, which a child layer has.
         await runTool('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${id}/diff:${lowers.join(':')}${extra}`, `${id}/merged`], this.home);
@@ -367,12 +378,14 @@ export class Overlay2Driver implements GraphDriver {
   }
 
   private async forceUnmount(id: string, path: string): Promise<void> {
-    if (isMountPoint(await readMounts(), path)) {
-      try {
-        await runTool('umount', [path]);
-      } catch (err) {
+    try {
+      await umountFs(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // EINVAL: not a mount point (already gone); ENOENT: no such directory.
+      if (code !== 'EINVAL' && code !== 'ENOENT') {
         this.logger.warn(`overlay2: ${(err as Error).message}; detaching it lazily`);
-        await runTool('umount', ['-l', path]);
+        await umountFs(path, MNT_DETACH).catch(() => undefined);
       }
     }
     this.mounts.delete(id);
