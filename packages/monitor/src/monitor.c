@@ -42,10 +42,13 @@ enum { FRAME_STDIN = 0, FRAME_STDOUT = 1, FRAME_STDERR = 2, FRAME_RESIZE = 3, FR
 
 static const char *opt_id, *opt_bundle, *opt_state, *opt_runtime;
 static const char **opt_rt_args;
-static int opt_n_rt_args, opt_terminal, opt_stdin;
+static int opt_n_rt_args, opt_terminal, opt_stdin, opt_start, opt_hold;
+/* --hold-output: container output stays in its pipes until the first attach client (or this time). */
+static struct timespec hold_until;
+#define HOLD_OUTPUT_MS 10000
 static struct log_config log_cfg = {.driver = LOG_DRIVER_JSON_FILE, .max_file = 1, .syslog_facility = -1};
 
-static char *path_runtime_root, *path_pid, *path_monitor_pid, *path_fifo, *path_attach, *path_console,
+static char *path_runtime_log, *path_runtime_root, *path_pid, *path_monitor_pid, *path_fifo, *path_attach, *path_console,
     *path_exit, *path_exit_tmp;
 
 static int sync_fd = -1;
@@ -134,7 +137,7 @@ static uint64_t parse_size(const char *s)
 
 static void parse_args(int argc, char **argv)
 {
-    enum { O_ID = 256, O_BUNDLE, O_STATE, O_RUNTIME, O_RT_ARG, O_TERMINAL, O_STDIN, O_LOG_DRIVER,
+    enum { O_ID = 256, O_BUNDLE, O_STATE, O_RUNTIME, O_RT_ARG, O_TERMINAL, O_STDIN, O_START, O_HOLD, O_LOG_DRIVER,
            O_LOG_PATH, O_LOG_MAX_SIZE, O_LOG_MAX_FILE, O_SYSLOG_TAG, O_SYSLOG_FACILITY };
     static const struct option longopts[] = {
         {"id", required_argument, NULL, O_ID},
@@ -144,6 +147,8 @@ static void parse_args(int argc, char **argv)
         {"runtime-arg", required_argument, NULL, O_RT_ARG},
         {"terminal", no_argument, NULL, O_TERMINAL},
         {"stdin", no_argument, NULL, O_STDIN},
+        {"start", no_argument, NULL, O_START},
+        {"hold-output", no_argument, NULL, O_HOLD},
         {"log-driver", required_argument, NULL, O_LOG_DRIVER},
         {"log-path", required_argument, NULL, O_LOG_PATH},
         {"log-max-size", required_argument, NULL, O_LOG_MAX_SIZE},
@@ -165,6 +170,8 @@ static void parse_args(int argc, char **argv)
         case O_RT_ARG: opt_rt_args[opt_n_rt_args++] = optarg; break;
         case O_TERMINAL: opt_terminal = 1; break;
         case O_STDIN: opt_stdin = 1; break;
+        case O_START: opt_start = 1; break;
+        case O_HOLD: opt_hold = 1; break;
         case O_LOG_DRIVER:
             if (strcmp(optarg, "json-file") == 0) {
                 log_cfg.driver = LOG_DRIVER_JSON_FILE;
@@ -237,12 +244,17 @@ static char **runtime_argv(const char *const *verb)
     while (verb[nverb] != NULL) {
         nverb++;
     }
-    char **argv = calloc((size_t)opt_n_rt_args + nverb + 4, sizeof(char *));
+    char **argv = calloc((size_t)opt_n_rt_args + nverb + 8, sizeof(char *));
     size_t k = 0;
     argv[k++] = (char *)opt_runtime;
     for (int i = 0; i < opt_n_rt_args; i++) {
         argv[k++] = (char *)opt_rt_args[i];
     }
+    /* The runtime's own messages go to a file, never into the container's stderr stream. */
+    argv[k++] = "--log";
+    argv[k++] = path_runtime_log;
+    argv[k++] = "--log-format";
+    argv[k++] = "json";
     argv[k++] = "--root";
     argv[k++] = path_runtime_root;
     for (size_t i = 0; i < nverb; i++) {
@@ -250,6 +262,43 @@ static char **runtime_argv(const char *const *verb)
     }
     argv[k] = NULL;
     return argv;
+}
+
+/* The error/fatal messages of the runtime's JSON log (`{"level":"error","msg":"..."}` lines), joined
+ * with "; ", unescaped enough for one readable line. */
+static size_t runtime_log_errors(char *buf, size_t cap)
+{
+    FILE *f = fopen(path_runtime_log, "r");
+    size_t len = 0;
+    if (f == NULL) {
+        return 0;
+    }
+    char line[4096];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strstr(line, "\"level\":\"error\"") == NULL && strstr(line, "\"level\":\"fatal\"") == NULL) {
+            continue;
+        }
+        char *m = strstr(line, "\"msg\":\"");
+        if (m == NULL) {
+            continue;
+        }
+        m += 7;
+        if (len > 0 && len + 2 < cap) {
+            buf[len++] = ';';
+            buf[len++] = ' ';
+        }
+        for (; *m != '\0' && *m != '"' && len + 1 < cap; m++) {
+            if (*m == '\\' && m[1] != '\0') {
+                m++;
+                buf[len++] = *m == 'n' ? ' ' : *m == 't' ? ' ' : *m;
+            } else {
+                buf[len++] = *m;
+            }
+        }
+    }
+    fclose(f);
+    buf[len] = '\0';
+    return len;
 }
 
 static pid_t spawn(char **argv, int in, int out, int err)
@@ -456,8 +505,26 @@ static void broadcast(unsigned char type, const char *data, size_t len)
     }
 }
 
+static long hold_remaining_ms(void)
+{
+    if (!opt_hold || nclients > 0) {
+        return 0;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (hold_until.tv_sec - now.tv_sec) * 1000 + (hold_until.tv_nsec - now.tv_nsec) / 1000000;
+    if (ms <= 0) {
+        opt_hold = 0;
+        return 0;
+    }
+    return ms;
+}
+
 static int output_paused(void)
 {
+    if (hold_remaining_ms() > 0) {
+        return 1;
+    }
     for (size_t i = 0; i < nclients; i++) {
         if (clients[i]->fd >= 0 && clients[i]->queued > BACKPRESSURE_LIMIT) {
             return 1;
@@ -858,12 +925,19 @@ static pid_t create_container(int sig_fd)
         } else {
             child_in = devnull;
         }
-        capture = e[0]; /* the runtime's stderr is the container's until create returns */
+        /* The container's stderr is never read as the runtime's: with --start it may already have
+         * written there. The runtime's error text comes from its --log file. */
     }
-    set_nonblock(capture);
+    if (capture >= 0) {
+        set_nonblock(capture);
+    }
 
-    const char *verb[] = {"create", "--bundle", opt_bundle, "--pid-file", path_pid, NULL, NULL, NULL, NULL};
+    /* --start: `run --detach` creates and starts in one runtime process */
+    const char *verb[] = {opt_start ? "run" : "create", "--bundle", opt_bundle, "--pid-file", path_pid, NULL, NULL, NULL, NULL, NULL};
     size_t k = 5;
+    if (opt_start) {
+        verb[k++] = "--detach";
+    }
     if (opt_terminal) {
         /* runc changes into the bundle before it dials, so the socket is named through our cwd */
         static char console_arg[64];
@@ -935,6 +1009,9 @@ static pid_t create_container(int sig_fd)
 
     int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (!ok) {
+        if (errlen == 0) {
+            errlen = runtime_log_errors(errbuf, sizeof(errbuf));
+        }
         if (errlen > 0) {
             fail("%s", errbuf);
         }
@@ -1067,6 +1144,20 @@ static void run(int sig_fd, pid_t container)
     int exited = 0, status = 0;
     struct timespec finished = {0};
 
+    /* With --start the container may have exited while create waited for the runtime: that
+     * SIGCHLD was consumed there (signals coalesce), so look once before waiting for the next. */
+    {
+        int st;
+        pid_t w;
+        while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+            if (w == container && !exited) {
+                exited = 1;
+                status = st;
+                clock_gettime(CLOCK_REALTIME, &finished);
+            }
+        }
+    }
+
     for (;;) {
         if (exited && out_stream.fd < 0 && err_stream.fd < 0) {
             finish(status, &finished);
@@ -1115,12 +1206,16 @@ static void run(int sig_fd, pid_t container)
             kind[n++] = K_CLIENT;
         }
 
-        int r = poll(pf, n, exited && !paused ? DRAIN_QUIET_MS : -1);
+        long hold = hold_remaining_ms();
+        int r = poll(pf, n, hold > 0 ? (int)hold : exited && !paused ? DRAIN_QUIET_MS : -1);
         if (r < 0) {
             if (errno == EINTR) {
                 continue;
             }
             _exit(1);
+        }
+        if (r == 0 && hold > 0) {
+            continue; /* the hold ran out: output flows from the next round */
         }
         if (r == 0 && exited) {
             /* init is gone and nothing more came: a leftover holder of the pipes keeps them open */
@@ -1193,6 +1288,7 @@ int main(int argc, char **argv)
     parse_args(argc, argv);
 
     path_runtime_root = state_path("runtime");
+    path_runtime_log = state_path("log.json");
     path_pid = state_path("pid");
     path_monitor_pid = state_path("monitor.pid");
     path_fifo = state_path("exit.fifo");
@@ -1250,6 +1346,8 @@ int main(int argc, char **argv)
 
     /* 4. runtime create */
     pid_t container = create_container(sig_fd);
+    clock_gettime(CLOCK_MONOTONIC, &hold_until);
+    hold_until.tv_sec += HOLD_OUTPUT_MS / 1000;
 
     /* 5. handshake done */
     if (sync_fd >= 0) {

@@ -312,6 +312,9 @@ export class Containers {
       await rm(stateDir, { recursive: true, force: true });
       await mkdir(stateDir, { recursive: true, mode: 0o700 });
       const timeoutMs = startTimeoutMs(config.startTimeout);
+      const attach = fifos !== undefined && (fifos.stdout !== undefined || fifos.stderr !== undefined || fifos.stdin !== undefined);
+      // One runtime process creates and starts the container; an attached start has the monitor
+      // hold the output until the client's FIFOs are connected, so nothing is lost.
       const started = await launchMonitor({
         id: rec.id,
         bundle: rec.bundle,
@@ -319,16 +322,13 @@ export class Containers {
         runtime: rt,
         terminal: rec.config.Tty === true,
         stdin: rec.config.OpenStdin === true,
+        start: true,
+        holdOutput: attach,
         log: rec.log,
         timeoutMs,
       });
       monitorPid = started.monitorPid;
-      const bridge = fifos && (fifos.stdout || fifos.stderr || fifos.stdin) ? await bridgeFifos(stateDir, fifos) : undefined;
-      void bridge;
-      await runVerb(rt, stateDir, ['start', rec.id], undefined, timeoutMs).catch(async (err: Error) => {
-        await runVerb(rt, stateDir, ['delete', '--force', rec.id]).catch(() => undefined);
-        throw err;
-      });
+      if (attach) await bridgeFifos(stateDir, fifos);
       rec.state = {
         ...rec.state,
         status: 'running',

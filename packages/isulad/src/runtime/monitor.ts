@@ -18,6 +18,10 @@ export interface MonitorLaunch {
   runtime: OciRuntime;
   terminal: boolean;
   stdin: boolean;
+  /** Create and start in one runtime process (`run --detach`) instead of `create` alone. */
+  start: boolean;
+  /** Keep the container's output in its pipes until the first attach client connects (≤10 s). */
+  holdOutput: boolean;
   log: { driver: string; path: string; maxSize: number; maxFile: number; disabled: boolean; syslogTag?: string; syslogFacility?: string };
   /** Kill everything and fail when create takes longer (daemon `start-timeout`). */
   timeoutMs: number;
@@ -51,6 +55,8 @@ export function monitorArgs(l: MonitorLaunch): string[] {
   for (const a of l.runtime.args) args.push('--runtime-arg', a);
   if (l.terminal) args.push('--terminal');
   if (l.stdin) args.push('--stdin');
+  if (l.start) args.push('--start');
+  if (l.holdOutput) args.push('--hold-output');
   const driver = l.log.disabled ? 'none' : l.log.driver;
   args.push('--log-driver', driver === 'syslog' ? 'syslog' : driver === 'none' ? 'none' : 'json-file');
   if (driver === 'json-file') {
