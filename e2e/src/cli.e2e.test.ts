@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ISULA, run, startDaemon, type TestDaemon } from './harness';
 
-const isula = (args: string[], env: NodeJS.ProcessEnv = {}) => run('node', [ISULA, ...args], { env: { ...process.env, ...env } });
+const isula = (args: string[], env: NodeJS.ProcessEnv = {}) => run('node', ['--', ISULA, ...args], { env: { ...process.env, ...env } });
 
 describe('isula without a daemon', () => {
   it('prints the command list for `isula` and `isula --help`, exit 0', async () => {

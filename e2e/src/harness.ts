@@ -188,9 +188,9 @@ export class TestDaemon {
     if (opts.inNamespaces) {
       const pid = this.pid();
       if (pid === undefined) throw new Error('daemon is not running');
-      return run('nsenter', ['-t', String(pid), '-m', '-n', '-u', '-p', 'node', ISULA, ...withHost], { env, input: opts.input });
+      return run('nsenter', ['-t', String(pid), '-m', '-n', '-u', '-p', 'node', '--', ISULA, ...withHost], { env, input: opts.input });
     }
-    return run('node', [ISULA, ...withHost], { env, input: opts.input });
+    return run('node', ['--', ISULA, ...withHost], { env, input: opts.input });
   }
 
   /** Resolves once `isula version` answers, or rejects with the daemon's output if it exited. */

@@ -334,7 +334,8 @@ const POLL_MS = 2;
 
 class Daemon {
   /** daemonJson: the content of /etc/isulad/daemon.json as an object (default {}). */
-  constructor({ env = {}, label = 'isulad', daemonJson = {} } = {}) {
+  /** sharedRun: keep the host's /run, where `isula run` (on the host) creates its stdio FIFOs. */
+  constructor({ env = {}, label = 'isulad', daemonJson = {}, sharedRun = false } = {}) {
     this.label = label;
     this.dir = makeTempDir();
     this.sock = path.join(this.dir, 'd.sock');
@@ -356,11 +357,13 @@ class Daemon {
       'set -e',
       'echo "@@bench ns $EPOCHREALTIME"',
       'mount --make-rprivate /',
+      // A /proc of the new pid namespace: runc reads /proc/<pid> of the processes it starts.
+      'mount -t proc proc /proc',
       `mkdir -p ${d}/ovl/upper ${d}/ovl/work`,
       `mount -t overlay overlay -o lowerdir=/etc,upperdir=${d}/ovl/upper,workdir=${d}/ovl/work /etc`,
       'mkdir -p /etc/isulad',
       `mount --bind ${q(etc)} /etc/isulad`,
-      'mount -t tmpfs -o mode=0755 tmpfs /run',
+      ...(sharedRun ? [] : ['mount -t tmpfs -o mode=0755 tmpfs /run']),
       'mount -t tmpfs -o mode=0755 tmpfs /var/lib',
       'set +e',
       'echo "@@bench exec $EPOCHREALTIME"',

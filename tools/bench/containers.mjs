@@ -12,7 +12,7 @@
  * "isula: unavailable (<error>)" and the peer figures still print. Peers are always torn down.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { installPeers, Peers, processes, rssKiB } from './peers.mjs';
@@ -160,7 +160,7 @@ export async function containers(o, report, ctx) {
     const isulaArgs = (cmd, ...a) => ['node', ctx.ISULA, cmd, '-H', `unix://${daemon.sock}`, ...a];
     try {
       if (!existsSync(ctx.ISULA) || !existsSync(ctx.ISULAD)) throw new Error('packages/isula or packages/isulad not built');
-      daemon = new ctx.Daemon({ label: 'isulad (containers)' });
+      daemon = new ctx.Daemon({ label: 'isulad (containers)', sharedRun: true, daemonJson: { 'cgroup-parent': '/isula-bench' } });
       await daemon.waitReady();
       if (daemon.nodePid() === undefined) throw new Error('could not find the daemon node process under unshare/bash');
       await must('isula load', isulaArgs('load', '-i', tar));
@@ -281,6 +281,11 @@ export async function containers(o, report, ctx) {
       await daemon.stop();
       res.daemon = { exit: daemon.exitInfo, killed: daemon.killed ?? false, complaints: daemon.complaints().slice(0, 20) };
       ctx.removeTempDir(daemon.dir);
+      // The daemon's cgroup parent (its containers' cgroups went with them): leave the host as found.
+      for (const ctrl of readdirSync('/sys/fs/cgroup')) {
+        const dir = path.join('/sys/fs/cgroup', ctrl, 'isula-bench');
+        if (existsSync(dir)) spawnSync('rmdir', [dir]);
+      }
     }
     res.teardown = await peers.teardown();
     disposeHook();

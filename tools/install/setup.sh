@@ -240,12 +240,12 @@ mkdir -p "$BIN_DIR"
 install_text "$BIN_DIR/isula" 0755 <<EOF
 #!/bin/sh
 # isula: client of the TypeScript iSulad in $REPO (written by tools/install/setup.sh)
-exec $NODE_BIN $ISULA_JS "\$@"
+exec $NODE_BIN -- $ISULA_JS "\$@"
 EOF
 install_text "$BIN_DIR/isulad" 0755 <<EOF
 #!/bin/sh
 # isulad: daemon of the TypeScript iSulad in $REPO (written by tools/install/setup.sh)
-exec $NODE_BIN $ISULAD_JS "\$@"
+exec $NODE_BIN -- $ISULAD_JS "\$@"
 EOF
 [ "$(command -v isula)" = "$BIN_DIR/isula" ] || warn "'isula' on PATH is $(command -v isula || echo nothing), not $BIN_DIR/isula"
 ISULA=$BIN_DIR/isula

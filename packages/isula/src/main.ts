@@ -8,6 +8,13 @@ import { buildInfo } from './build-info';
  */
 export async function main(argv: string[]): Promise<number> {
   const out = process.stdout;
+  // A reader that went away (`isula logs | head`) ends the command quietly, as upstream's client.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
   const [first, second] = argv;
   if (first === undefined || first === '--help' || first === '-h') {
     if (first === '--help' && second !== undefined && findIsulaCommand(second)) {

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 import { runDaemon } from './daemon/boot';
 
 runDaemon(process.argv.slice(2)).then(

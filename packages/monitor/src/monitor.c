@@ -1012,6 +1012,21 @@ static pid_t create_container(int sig_fd)
         if (errlen == 0) {
             errlen = runtime_log_errors(errbuf, sizeof(errbuf));
         }
+        if (errlen == 0 && err_stream.fd >= 0) {
+            /* no log (a wrapper that failed before the runtime ran): what it printed on stderr */
+            set_nonblock(err_stream.fd);
+            ssize_t n = read(err_stream.fd, errbuf, sizeof(errbuf) - 1);
+            errlen = n > 0 ? (size_t)n : 0;
+            while (errlen > 0 && (errbuf[errlen - 1] == '\n' || errbuf[errlen - 1] == ' ')) {
+                errlen--;
+            }
+            for (size_t i = 0; i < errlen; i++) {
+                if (errbuf[i] == '\n') {
+                    errbuf[i] = ' ';
+                }
+            }
+            errbuf[errlen] = '\0';
+        }
         if (errlen > 0) {
             fail("%s", errbuf);
         }

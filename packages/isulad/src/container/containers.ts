@@ -11,9 +11,10 @@ import { resolveInScope } from '../volume/scope';
 import type { Volumes } from '../volume/volumes';
 import { ContainerError } from './errors';
 import { writeEtcFiles } from './etc-files';
+import { removeCgroup } from './cgroups';
 import type { EventBus } from './events/bus';
 import { planMounts, type OciMount } from './mounts';
-import { checkName, lookup, newContainerId } from './names';
+import { checkName, lookup, NAME_PATTERN, newContainerId } from './names';
 import { HealthMonitor, resolveHealthcheck } from './health/health';
 import { RestartManager } from './restart';
 import { buildSpec, resolveLogConfig, resolveStopSignal, SpecError } from './spec';
@@ -350,8 +351,17 @@ export class Containers {
       logger.error(`start container ${rec.id} failed: ${message}`);
       if (monitorPid > 0) await watchExit(stateDir).catch(() => undefined);
       if (mounted) await layers.unmount(rec.id).catch(() => undefined);
+      await removeCgroup(rec.cgroupPath).catch(() => undefined);
       rec.state = { ...rec.state, status: 'exited', pid: 0, monitorPid: 0, error: message, exitCode: exitCodeForStartError(message), finishedAt: new Date().toISOString() };
       store.save(rec);
+      // `--rm` holds for a start that failed too (upstream marks it for removal); the lock is ours.
+      if (rec.hostConfig.AutoRemove) {
+        rec.state.status = 'removing';
+        store.save(rec);
+        await this.destroy(rec, false).catch((e: Error) => logger.warn(`auto-remove ${rec.id}: ${e.message}`));
+        this.wake(this.stopWaiters, rec.id);
+        this.wake(this.removeWaiters, rec.id);
+      }
       throw new ContainerError(message, ErrorCode.RUNTIME);
     }
   }
@@ -501,6 +511,7 @@ export class Containers {
   private async destroy(rec: ContainerRecord, removeVolumes: boolean): Promise<void> {
     const { layers, volumes, store } = this.deps;
     await rm(this.stateDir(rec), { recursive: true, force: true });
+    if (rec.cgroupPath !== '') await removeCgroup(rec.cgroupPath);
     await layers.removeRwLayer(rec.id);
     await rm(rec.bundle, { recursive: true, force: true });
     await volumes.releaseContainer(rec.id, removeVolumes);
@@ -548,7 +559,7 @@ export class Containers {
   rename(oldRef: string, newName: string): ContainerRecord {
     const rec = this.find(oldRef);
     const name = newName.startsWith('/') ? newName.slice(1) : newName;
-    checkName(name);
+    if (!NAME_PATTERN.test(name)) throw new ContainerError(`Invalid container new name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-]+$ are allowed.`, ErrorCode.INPUT);
     if (name === rec.name) throw new ContainerError(`Renaming a container with the same name as its current name`);
     const other = this.deps.store.byName(name);
     if (other) throw new ContainerError(`Conflict. The name "${name}" is already in use by container ${other.id}. You have to remove (or rename) that container to be able to reuse that name.`);

@@ -17,9 +17,9 @@ export function containerStreams(box: Containers, events: EventBus): ServerStrea
   return {
     Logs: async (req, send, ctx) => {
       const rec = box.find(req.id);
-      if (rec.log.disabled || rec.log.driver !== 'json-file') {
-        throw new ContainerError(`configured logging driver does not support reading: ${rec.log.disabled ? 'disabled' : rec.log.driver}`, ErrorCode.INPUT);
-      }
+      // Upstream's text for a container without a console log; its client turns it into a warning.
+      if (rec.log.disabled) throw new ContainerError('disable console log', ErrorCode.INPUT);
+      if (rec.log.driver !== 'json-file') throw new ContainerError(`configured logging driver does not support reading: ${rec.log.driver}`, ErrorCode.INPUT);
       const abort = new AbortController();
       const timer = setInterval(() => ctx.cancelled() && abort.abort(), 500);
       // Follow ends when the container stops (or is removed), after the rest of its output.
