@@ -558,3 +558,28 @@ describe('start-timeout', () => {
     expect(cgroupDirsOf(id)).toEqual([]);
   }, LONG);
 });
+
+describe('hooks', () => {
+  it('prestart and poststop hooks of --hook-spec run, and the cgroups are gone after the exit', async () => {
+    const d = await daemonWithBusybox();
+    const hooks = d.path('hooks.json');
+    const marks = d.path('marks');
+    writeFileSync(
+      hooks,
+      JSON.stringify({
+        prestart: [{ path: '/bin/sh', args: ['sh', '-c', `echo pre >> ${marks}`] }],
+        poststop: [{ path: '/bin/sh', args: ['sh', '-c', `echo post >> ${marks}`] }],
+      }),
+    );
+    const id = (await ok(d, ['run', '-d', '--hook-spec', hooks, 'busybox', 'true'])).stdout.trim();
+    expect((await ok(d, ['wait', id])).stdout).toBe('0\n');
+    // poststop hooks only run through the runtime's delete, which the monitor then performs.
+    await waitFor('poststop hook', () => (existsSync(marks) && readFileSync(marks, 'utf8').includes('post') ? true : undefined), 5000, 50);
+    expect(readFileSync(marks, 'utf8')).toBe('pre\npost\n');
+    expect(cgroupDirsOf(id)).toEqual([]);
+    // Without poststop hooks the daemon removes the cgroups itself.
+    const plain = (await ok(d, ['run', '-d', 'busybox', 'true'])).stdout.trim();
+    await ok(d, ['wait', plain]);
+    expect(cgroupDirsOf(plain)).toEqual([]);
+  }, LONG);
+});

@@ -42,7 +42,7 @@ enum { FRAME_STDIN = 0, FRAME_STDOUT = 1, FRAME_STDERR = 2, FRAME_RESIZE = 3, FR
 
 static const char *opt_id, *opt_bundle, *opt_state, *opt_runtime;
 static const char **opt_rt_args;
-static int opt_n_rt_args, opt_terminal, opt_stdin, opt_start, opt_hold;
+static int opt_n_rt_args, opt_terminal, opt_stdin, opt_start, opt_hold, opt_skip_delete;
 /* --hold-output: container output stays in its pipes until the first attach client (or this time). */
 static struct timespec hold_until;
 #define HOLD_OUTPUT_MS 10000
@@ -137,7 +137,7 @@ static uint64_t parse_size(const char *s)
 
 static void parse_args(int argc, char **argv)
 {
-    enum { O_ID = 256, O_BUNDLE, O_STATE, O_RUNTIME, O_RT_ARG, O_TERMINAL, O_STDIN, O_START, O_HOLD, O_LOG_DRIVER,
+    enum { O_ID = 256, O_BUNDLE, O_STATE, O_RUNTIME, O_RT_ARG, O_TERMINAL, O_STDIN, O_START, O_HOLD, O_SKIP_DELETE, O_LOG_DRIVER,
            O_LOG_PATH, O_LOG_MAX_SIZE, O_LOG_MAX_FILE, O_SYSLOG_TAG, O_SYSLOG_FACILITY };
     static const struct option longopts[] = {
         {"id", required_argument, NULL, O_ID},
@@ -149,6 +149,7 @@ static void parse_args(int argc, char **argv)
         {"stdin", no_argument, NULL, O_STDIN},
         {"start", no_argument, NULL, O_START},
         {"hold-output", no_argument, NULL, O_HOLD},
+        {"skip-delete", no_argument, NULL, O_SKIP_DELETE},
         {"log-driver", required_argument, NULL, O_LOG_DRIVER},
         {"log-path", required_argument, NULL, O_LOG_PATH},
         {"log-max-size", required_argument, NULL, O_LOG_MAX_SIZE},
@@ -172,6 +173,7 @@ static void parse_args(int argc, char **argv)
         case O_STDIN: opt_stdin = 1; break;
         case O_START: opt_start = 1; break;
         case O_HOLD: opt_hold = 1; break;
+        case O_SKIP_DELETE: opt_skip_delete = 1; break;
         case O_LOG_DRIVER:
             if (strcmp(optarg, "json-file") == 0) {
                 log_cfg.driver = LOG_DRIVER_JSON_FILE;
@@ -1121,8 +1123,12 @@ static void finish(int status, const struct timespec *finished)
     char ts[48], text[80];
 
     log_close();
-    wait_for_runtime_start();
-    runtime_delete();
+    /* --skip-delete: the daemon removes the cgroups itself (no poststop hooks to run), sparing a
+     * runtime process on every exit; the runtime's state dir goes with the run directory. */
+    if (!opt_skip_delete) {
+        wait_for_runtime_start();
+        runtime_delete();
+    }
 
     format_time(finished, ts, sizeof(ts));
     snprintf(text, sizeof(text), "%d %s\n", code, ts);

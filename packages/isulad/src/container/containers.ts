@@ -210,6 +210,7 @@ export class Containers {
       // Built once now so bad options fail the create, not a later start.
       const spec = await this.spec(rec, join(config.graph, 'storage', 'overlay', id, 'merged'));
       rec.cgroupPath = spec.linux?.cgroupsPath ?? '';
+      rec.poststopHooks = (spec.hooks?.poststop?.length ?? 0) > 0;
       await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
       rec.state = newState();
       store.save(rec);
@@ -308,6 +309,7 @@ export class Containers {
       const hc = rec.hostConfig;
       if ([hc.NetworkMode, hc.IpcMode, hc.PidMode, hc.UTSMode].some((m) => m?.startsWith('container:'))) {
         const spec = await this.spec(rec, rootfs);
+        rec.poststopHooks = (spec.hooks?.poststop?.length ?? 0) > 0;
         await writeFile(join(rec.bundle, 'config.json'), JSON.stringify(spec));
       }
       await rm(stateDir, { recursive: true, force: true });
@@ -325,6 +327,7 @@ export class Containers {
         stdin: rec.config.OpenStdin === true,
         start: true,
         holdOutput: attach,
+        skipDelete: rec.poststopHooks !== true,
         log: rec.log,
         timeoutMs,
       });
@@ -389,6 +392,8 @@ export class Containers {
     rec.state = { ...rec.state, status: 'exited', pid: 0, monitorPid: 0, monitorStartTicks: 0, exitCode: st.code, finishedAt: st.finishedAt };
     store.save(rec);
     await layers.unmount(rec.id).catch((err: Error) => logger.warn(`unmount rootfs of ${id}: ${err.message}`));
+    // Without a runtime `delete` (see poststopHooks) the empty cgroups are ours to remove.
+    if (rec.cgroupPath !== '') await removeCgroup(rec.cgroupPath);
     this.deps.events.publish({ id, opt: 'die', time: new Date(), annotations: { image: rec.image, name: rec.name, exitCode: String(st.code) } });
     this.wake(this.stopWaiters, id);
     if (rec.hostConfig.AutoRemove) {
@@ -615,6 +620,7 @@ export class Containers {
         });
       }
       // The next start uses the bundle as is: it must carry the new limits.
+      rec.poststopHooks = (spec.hooks?.poststop?.length ?? 0) > 0;
       await writeFile(join(rec.bundle, 'config.json'), JSON.stringify(spec));
       rec.hostConfig = merged;
       this.deps.store.save(rec);
@@ -710,6 +716,7 @@ export class Containers {
           rec.state = { ...rec.state, status: 'exited', pid: 0, monitorPid: 0, exitCode: code, finishedAt: st?.finishedAt ?? new Date().toISOString() };
           store.save(rec);
           await layers.unmount(rec.id).catch(() => undefined);
+          if (rec.cgroupPath !== '') await removeCgroup(rec.cgroupPath);
           this.deps.events.publish({ id: rec.id, opt: 'die', time: new Date(), annotations: { image: rec.image, name: rec.name, exitCode: String(code) } });
           if (rec.hostConfig.AutoRemove) {
             await this.remove(rec.id, true, false);

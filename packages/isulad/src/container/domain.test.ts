@@ -112,3 +112,24 @@ describe('mount planning', () => {
     await expect(planMounts({ Binds: ['v:/a:bogus'] }, [])).rejects.toThrow(/unknown option bogus/);
   });
 });
+
+describe('cgroup removal', () => {
+  it('removes the container directory in every hierarchy and refuses paths that climb out', async () => {
+    const { removeCgroup } = await import('./cgroups');
+    const { mkdirSync, existsSync } = await import('node:fs');
+    const root = mkdtempSync(join(tmpdir(), 'cg-'));
+    try {
+      for (const h of ['memory', 'pids', 'unified']) mkdirSync(join(root, h, 'isulad', 'c1'), { recursive: true });
+      mkdirSync(join(root, 'memory', 'keep'), { recursive: true });
+      await removeCgroup('/isulad/c1', root);
+      for (const h of ['memory', 'pids', 'unified']) {
+        expect(existsSync(join(root, h, 'isulad', 'c1'))).toBe(false);
+        expect(existsSync(join(root, h, 'isulad'))).toBe(true);
+      }
+      await removeCgroup('/isulad/../keep', root);
+      expect(existsSync(join(root, 'memory', 'keep'))).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

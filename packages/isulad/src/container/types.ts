@@ -41,6 +41,8 @@ export interface ContainerRecord {
   bundle: string;
   /** The OCI spec's cgroupsPath, for stats. */
   cgroupPath: string;
+  /** The spec has poststop hooks: only the runtime's `delete` runs them, so the monitor must call it. */
+  poststopHooks?: boolean;
   /** Named/anonymous volumes this container mounts (released on rm). */
   volumes: string[];
   /** Resolved mounts as inspect shows them. */

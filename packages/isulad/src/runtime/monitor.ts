@@ -22,6 +22,8 @@ export interface MonitorLaunch {
   start: boolean;
   /** Keep the container's output in its pipes until the first attach client connects (≤10 s). */
   holdOutput: boolean;
+  /** No runtime `delete` at exit (no poststop hooks to run): isulad removes the cgroups itself. */
+  skipDelete: boolean;
   log: { driver: string; path: string; maxSize: number; maxFile: number; disabled: boolean; syslogTag?: string; syslogFacility?: string };
   /** Kill everything and fail when create takes longer (daemon `start-timeout`). */
   timeoutMs: number;
@@ -57,6 +59,7 @@ export function monitorArgs(l: MonitorLaunch): string[] {
   if (l.stdin) args.push('--stdin');
   if (l.start) args.push('--start');
   if (l.holdOutput) args.push('--hold-output');
+  if (l.skipDelete) args.push('--skip-delete');
   const driver = l.log.disabled ? 'none' : l.log.driver;
   args.push('--log-driver', driver === 'syslog' ? 'syslog' : driver === 'none' ? 'none' : 'json-file');
   if (driver === 'json-file') {
