@@ -4,53 +4,34 @@
  * day-to-day commands (logs -f, top, stats, update, export, ps filters, inspect, ...) and the
  * daemon's start-timeout. Real daemon in its own namespaces, real runc, the project's busybox.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ISULA, REPO, run, sleep, startDaemon, waitFor, type DaemonOptions, type TestDaemon } from './harness';
-import { busyboxImage, cleanupFixtures } from './images-fixtures';
+import { ISULA, REPO, run, sleep, waitFor, type TestDaemon } from './harness';
+import { cleanupFixtures } from './images-fixtures';
+import { CGROUP_ROOT, containerSuite, ok } from './containers-fixtures';
 
-// Every test daemon puts its containers under its own cgroup parent, removed at the end.
-const CGROUP_PARENT = `/isula-e2e-more-${process.pid}`;
-const CGROUP_ROOT = '/sys/fs/cgroup';
+const suite = containerSuite('more');
+const { daemonWithBusybox } = suite;
+const CGROUP_PARENT = suite.cgroupParent;
 // The machine may be busy with other suites: generous per-test budgets.
 const LONG = 180_000;
 
-const daemons: TestDaemon[] = [];
 const scratchDirs: string[] = [];
 afterEach(async () => {
-  await Promise.all(daemons.splice(0).map((d) => d.cleanup()));
+  await suite.stopDaemons();
   for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 afterAll(() => {
   cleanupFixtures();
-  for (const ctrl of readdirSync(CGROUP_ROOT)) {
-    const dir = join(CGROUP_ROOT, ctrl, CGROUP_PARENT);
-    if (!existsSync(dir)) continue;
-    for (const sub of readdirSync(dir, { withFileTypes: true })) if (sub.isDirectory()) rmdirSync(join(dir, sub.name));
-    rmdirSync(dir);
-  }
+  suite.removeCgroupParent();
 });
-
-async function daemonWithBusybox(opts: DaemonOptions = {}): Promise<TestDaemon> {
-  const { tar } = await busyboxImage();
-  const d = await startDaemon({ ...opts, args: ['--cgroup-parent', CGROUP_PARENT, ...(opts.args ?? [])] });
-  daemons.push(d);
-  await ok(d, ['load', '-i', tar]);
-  return d;
-}
 
 function scratch(prefix: string): string {
   const dir = mkdtempSync(`/tmp/${prefix}-${process.pid}-`);
   scratchDirs.push(dir);
   return dir;
 }
-
-const ok = async (d: TestDaemon, args: string[], opts: { inNamespaces?: boolean } = {}) => {
-  const r = await d.isula(args, opts);
-  expect(r.code, `isula ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r;
-};
 
 /**
  * `isula run --rm <args>` with the client inside the daemon's namespaces (it needs its FIFOs there).

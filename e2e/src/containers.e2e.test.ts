@@ -1,39 +1,17 @@
-import { existsSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { sleep, startDaemon, waitFor, type DaemonOptions, type TestDaemon } from './harness';
-import { busyboxImage } from './images-fixtures';
+import { sleep, waitFor, type TestDaemon } from './harness';
+import { CGROUP_ROOT, containerSuite, ok } from './containers-fixtures';
 
-// Every test daemon puts its containers under its own cgroup parent, removed at the end.
-const CGROUP_PARENT = `/isula-e2e-${process.pid}`;
-const CGROUP_ROOT = '/sys/fs/cgroup';
+const suite = containerSuite('ctr');
+const { daemonWithBusybox } = suite;
+const CGROUP_PARENT = suite.cgroupParent;
 
-const daemons: TestDaemon[] = [];
-afterEach(async () => {
-  await Promise.all(daemons.splice(0).map((d) => d.cleanup()));
-});
+afterEach(() => suite.stopDaemons());
 afterAll(() => {
-  for (const ctrl of readdirSync(CGROUP_ROOT)) {
-    const dir = join(CGROUP_ROOT, ctrl, CGROUP_PARENT);
-    if (!existsSync(dir)) continue;
-    for (const sub of readdirSync(dir, { withFileTypes: true })) if (sub.isDirectory()) rmdirSync(join(dir, sub.name));
-    rmdirSync(dir);
-  }
+  suite.removeCgroupParent();
 });
-
-async function daemonWithBusybox(opts: DaemonOptions = {}): Promise<TestDaemon> {
-  const { tar } = await busyboxImage();
-  const d = await startDaemon({ ...opts, args: ['--cgroup-parent', CGROUP_PARENT, ...(opts.args ?? [])] });
-  daemons.push(d);
-  await ok(d, ['load', '-i', tar]);
-  return d;
-}
-
-const ok = async (d: TestDaemon, args: string[], opts: { inNamespaces?: boolean } = {}) => {
-  const r = await d.isula(args, opts);
-  expect(r.code, `isula ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r;
-};
 
 const inspect = async (d: TestDaemon, name: string, format: string) => (await ok(d, ['inspect', '-f', format, name])).stdout.trim();
 

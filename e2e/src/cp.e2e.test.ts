@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { run, startDaemon, type DaemonOptions, type TestDaemon } from './harness';
-import { busyboxImage } from './images-fixtures';
+import { run, type TestDaemon } from './harness';
+import { containerSuite, ok } from './containers-fixtures';
 
 /*
  * `isula cp` both ways against a real daemon and a running busybox container: a host directory in,
@@ -10,35 +10,13 @@ import { busyboxImage } from './images-fixtures';
  * and to host paths) staying inside its rootfs.
  */
 
-const CGROUP_PARENT = `/isula-e2e-cp-${process.pid}`;
-const CGROUP_ROOT = '/sys/fs/cgroup';
+const suite = containerSuite('cp');
+const { daemonWithBusybox } = suite;
 
-const daemons: TestDaemon[] = [];
-afterEach(async () => {
-  await Promise.all(daemons.splice(0).map((d) => d.cleanup()));
-});
+afterEach(() => suite.stopDaemons());
 afterAll(() => {
-  for (const ctrl of existsSync(CGROUP_ROOT) ? readdirSync(CGROUP_ROOT) : []) {
-    const dir = join(CGROUP_ROOT, ctrl, CGROUP_PARENT);
-    if (!existsSync(dir)) continue;
-    for (const sub of readdirSync(dir, { withFileTypes: true })) if (sub.isDirectory()) rmdirSync(join(dir, sub.name));
-    rmdirSync(dir);
-  }
+  suite.removeCgroupParent();
 });
-
-async function daemonWithBusybox(opts: DaemonOptions = {}): Promise<TestDaemon> {
-  const { tar } = await busyboxImage();
-  const d = await startDaemon({ ...opts, args: ['--cgroup-parent', CGROUP_PARENT, ...(opts.args ?? [])] });
-  daemons.push(d);
-  await ok(d, ['load', '-i', tar]);
-  return d;
-}
-
-const ok = async (d: TestDaemon, args: string[], opts: { inNamespaces?: boolean; input?: string } = {}) => {
-  const r = await d.isula(args, opts);
-  expect(r.code, `isula ${args.join(' ')}: ${r.stderr}`).toBe(0);
-  return r;
-};
 
 /**
  * A busybox container named `box`, running `sleep 1000` when the runtime can start it (cp pauses a

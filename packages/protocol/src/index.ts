@@ -65,6 +65,7 @@ export * from './constants';
 export * from './hosts';
 export * from './timestamp';
 export * from './container-config';
+export * from './signals';
 
 // ---------------------------------------------------------------------------
 // Transport-neutral method/service descriptors

@@ -17,7 +17,7 @@ import { planMounts, type OciMount } from './mounts';
 import { checkName, lookup, NAME_PATTERN, newContainerId } from './names';
 import { HealthMonitor, resolveHealthcheck } from './health/health';
 import { RestartManager } from './restart';
-import { buildSpec, resolveLogConfig, resolveStopSignal, SpecError } from './spec';
+import { buildSpec, resolveLogConfig, resolveStopSignal, SpecError, type BuildSpecInput } from './spec';
 import { bridgeFifos, type ClientFifos } from './stdio';
 import type { ContainerStore } from './store';
 import { newState, type ContainerRecord } from './types';
@@ -244,20 +244,29 @@ export class Containers {
     return out;
   }
 
+  /** Writes hostname/hosts/resolv.conf and builds the OCI spec for `rec` over `rootfs`. */
   private async spec(rec: ContainerRecord, rootfs: string) {
+    await writeEtcFiles(rec.bundle, rec.config.Hostname || rec.id.slice(0, 12), rec.hostConfig);
+    return buildSpec(this.specInput(rec, rec.hostConfig, rootfs));
+  }
+
+  /** What the spec builder needs: the container, the daemon's defaults and the host's limits. */
+  private specInput(rec: ContainerRecord, host: HostConfig, rootfs: string): BuildSpecInput {
     const { config, hardLimits } = this.deps;
-    const image = this.deps.images.resolve(rec.imageId);
-    const files = await writeEtcFiles(rec.bundle, rec.config.Hostname || rec.id.slice(0, 12), rec.hostConfig);
-    return buildSpec({
+    return {
       id: rec.id,
       name: rec.name,
       rootfs,
       bundle: rec.bundle,
-      hostConfig: rec.hostConfig,
+      hostConfig: host,
       config: rec.config,
-      imageConfig: JSON.parse(image.config),
+      imageConfig: this.imageConfig(rec),
+      imageId: rec.imageId,
+      imageName: rec.image,
       mounts: rec.extraMounts ?? [],
-      ...files,
+      hostnamePath: join(rec.bundle, 'hostname'),
+      hostsPath: join(rec.bundle, 'hosts'),
+      resolvConfPath: join(rec.bundle, 'resolv.conf'),
       daemon: {
         nativeUmask: config.nativeUmask,
         defaultUlimits: Object.values(config.defaultUlimits),
@@ -268,14 +277,12 @@ export class Containers {
       },
       hostLimits: hardLimits,
       host: { capabilities: this.deps.hostCapabilities },
-      imageId: rec.imageId,
-      imageName: rec.image,
       resolvePid: (ref: string) => {
         const other = this.find(ref);
         if (other.state.status !== 'running' && other.state.status !== 'paused') throw new ContainerError(`Container ${ref} is not running`);
         return other.state.pid;
       },
-    });
+    };
   }
 
   // ---------------------------------------------------------------- start
@@ -610,7 +617,7 @@ export class Containers {
     return this.serialized(rec0.id, async () => {
       const rec = this.find(rec0.id);
       const merged: HostConfig = { ...rec.hostConfig, ...patch };
-      const spec = await buildSpec(await this.specInputForUpdate(rec, merged)).catch((err: unknown) => {
+      const spec = await buildSpec(this.specInput(rec, merged, join(this.deps.config.graph, 'storage', 'overlay', rec.id, 'merged'))).catch((err: unknown) => {
         throw specFailure(err);
       });
       if (rec.state.status === 'running' || rec.state.status === 'paused') {
@@ -627,34 +634,6 @@ export class Containers {
       if (patch.RestartPolicy) this.restarts.cancel(rec.id);
       return rec;
     });
-  }
-
-  private async specInputForUpdate(rec: ContainerRecord, host: HostConfig) {
-    const { config, hardLimits } = this.deps;
-    return {
-      id: rec.id,
-      name: rec.name,
-      rootfs: join(config.graph, 'storage', 'overlay', rec.id, 'merged'),
-      bundle: rec.bundle,
-      hostConfig: host,
-      config: rec.config,
-      imageConfig: this.imageConfig(rec),
-      mounts: rec.extraMounts ?? [],
-      hostnamePath: join(rec.bundle, 'hostname'),
-      hostsPath: join(rec.bundle, 'hosts'),
-      resolvConfPath: join(rec.bundle, 'resolv.conf'),
-      daemon: {
-        nativeUmask: config.nativeUmask,
-        defaultUlimits: Object.values(config.defaultUlimits),
-        cgroupParent: config.cgroupParent,
-        hookSpec: config.hookSpec,
-        usernsRemap: config.usernsRemap,
-        log: config.containerLog,
-      },
-      hostLimits: hardLimits,
-      host: { capabilities: this.deps.hostCapabilities },
-      resolvePid: () => 0,
-    };
   }
 
   /** Runs `fn` with the container's rootfs mounted (export, cp); the mount is reference counted. */

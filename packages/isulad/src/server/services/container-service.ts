@@ -10,28 +10,12 @@ import { top } from '../../container/top/ps';
 import { healthStateForList } from '../../container/health/health';
 import { inspectJson, listItem, matchesFilters } from '../../container/views';
 import type { DaemonContext } from '../../daemon/context';
-import { ImageError } from '../../image/errors';
-import { RuntimeError } from '../../runtime/oci-runtime';
 import { buildInfo } from '../../system/build-info';
 import { maskProxy, proxyEnv } from '../../system/info';
 import type { UnaryImpl } from '../grpc-adapter';
+import { inBand } from './in-band';
 
 const run = promisify(execFile);
-
-/** In-band failure as upstream reports it: gRPC OK with `cc` and `errmsg`. */
-export function failure(err: unknown): { cc: number; errmsg: string } {
-  if (err instanceof ContainerError || err instanceof ImageError) return { cc: err.cc, errmsg: err.message };
-  if (err instanceof RuntimeError) return { cc: ErrorCode.RUNTIME, errmsg: err.message };
-  return { cc: ErrorCode.EXEC, errmsg: err instanceof Error ? err.message : String(err) };
-}
-
-async function inBand<T extends object>(fn: () => Promise<T> | T): Promise<T | { cc: number; errmsg: string }> {
-  try {
-    return await fn();
-  } catch (err) {
-    return failure(err);
-  }
-}
 
 /** containers.ContainerService unary RPCs: wire messages in, the container domain's calls out. */
 export function containerService(ctx: DaemonContext, box: Containers): UnaryImpl<typeof ContainerService> {

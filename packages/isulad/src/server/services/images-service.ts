@@ -5,20 +5,7 @@ import type { AuthStore } from '../../image/auths';
 import type { Puller, PullProgress } from '../../image/pull';
 import type { Registry } from '../../daemon/engine';
 import type { ServerStreamImpl, UnaryImpl } from '../grpc-adapter';
-
-/** In-band failure as upstream reports it: gRPC OK with `cc` and `errmsg`. */
-function failure(err: unknown): { cc: number; errmsg: string } {
-  if (err instanceof ImageError) return { cc: err.cc, errmsg: err.message };
-  return { cc: ErrorCode.EXEC, errmsg: err instanceof Error ? err.message : String(err) };
-}
-
-async function inBand<T extends object>(fn: () => Promise<T> | T): Promise<T | { cc: number; errmsg: string }> {
-  try {
-    return await fn();
-  } catch (err) {
-    return failure(err);
-  }
-}
+import { inBand } from './in-band';
 
 const FILTER_KEYS = ['reference', 'since', 'before', 'dangling', 'label'] as const;
 
