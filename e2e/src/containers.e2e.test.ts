@@ -248,3 +248,19 @@ describe('persistence across daemon restarts', () => {
     await ok(d, ['rm', '-f', id]);
   }, 60_000);
 });
+
+describe('--rm with stop and rm -f', () => {
+  it('stop and rm -f of a running --rm container return at once and leave nothing', async () => {
+    const d = await daemonWithBusybox();
+    const a = (await ok(d, ['run', '-d', '--rm', 'busybox', 'sh', '-c', 'trap "exit 0" TERM; while :; do sleep 0.1; done'])).stdout.trim();
+    const t0 = Date.now();
+    await ok(d, ['stop', '-t', '5', a]);
+    expect(Date.now() - t0).toBeLessThan(4000);
+    await waitFor('auto-removal', async () => ((await d.isula(['inspect', a])).code !== 0 ? true : undefined), 5000);
+    const b = (await ok(d, ['run', '-d', '--rm', 'busybox', 'sleep', '1000'])).stdout.trim();
+    const t1 = Date.now();
+    await ok(d, ['rm', '-f', b]);
+    expect(Date.now() - t1).toBeLessThan(4000);
+    expect((await ok(d, ['ps', '-a', '-q'])).stdout).toBe('');
+  });
+});

@@ -4,7 +4,7 @@ import { ErrorCode, type ContainerConfig, type HostConfig } from '@isula/protoco
 import type { DaemonConfig } from '../config';
 import type { Images } from '../image/images';
 import type { DaemonLogger } from '../log/logger';
-import { resolveRuntime, runVerb, runtimeState, RuntimeError, type OciRuntime } from '../runtime/oci-runtime';
+import { resolveRuntime, runVerb, runtimeState, type OciRuntime, type RuntimeError } from '../runtime/oci-runtime';
 import { launchMonitor, processStartTicks, readExit, watchExit, type ExitStatus } from '../runtime/monitor';
 import type { LayerStore } from '../storage/layer-store';
 import { resolveInScope } from '../volume/scope';
@@ -404,7 +404,9 @@ export class Containers {
     this.deps.events.publish({ id, opt: 'die', time: new Date(), annotations: { image: rec.image, name: rec.name, exitCode: String(st.code) } });
     this.wake(this.stopWaiters, id);
     if (rec.hostConfig.AutoRemove) {
-      await this.remove(id, true, false).catch((err: Error) => logger.warn(`auto-remove ${id}: ${err.message}`));
+      // Queued, not awaited: a stop or rm of this container holds its lock while it waits for
+      // this exit to be recorded.
+      void this.remove(id, true, false).catch((err: Error) => logger.warn(`auto-remove ${id}: ${err.message}`));
       return;
     }
     this.restarts.exited(rec);
@@ -763,4 +765,3 @@ function exitCodeForStartError(message: string): number {
   return 125;
 }
 
-export { RuntimeError };
