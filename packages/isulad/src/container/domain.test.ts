@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { removeCgroup } from './cgroups';
 import { planMounts } from './mounts';
 import { checkName, lookup, newContainerId } from './names';
 import { shouldRestart } from './restart';
@@ -115,8 +116,6 @@ describe('mount planning', () => {
 
 describe('cgroup removal', () => {
   it('removes the container directory in every hierarchy and refuses paths that climb out', async () => {
-    const { removeCgroup } = await import('./cgroups');
-    const { mkdirSync, existsSync } = await import('node:fs');
     const root = mkdtempSync(join(tmpdir(), 'cg-'));
     try {
       for (const h of ['memory', 'pids', 'unified']) mkdirSync(join(root, h, 'isulad', 'c1'), { recursive: true });
