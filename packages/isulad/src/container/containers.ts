@@ -359,7 +359,11 @@ export class Containers {
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       logger.error(`start container ${rec.id} failed: ${message}`);
-      if (monitorPid > 0) await watchExit(stateDir).catch(() => undefined);
+      if (monitorPid > 0) {
+        // Started but not attachable (a client FIFO failed): the container must not run on unseen.
+        await runVerb(rt, stateDir, ['kill', '--all', rec.id, '9']).catch(() => undefined);
+        await watchExit(stateDir).catch(() => undefined);
+      }
       if (mounted) await layers.unmount(rec.id).catch(() => undefined);
       await removeCgroup(rec.cgroupPath).catch(() => undefined);
       rec.state = { ...rec.state, status: 'exited', pid: 0, monitorPid: 0, error: message, exitCode: exitCodeForStartError(message), finishedAt: new Date().toISOString() };
