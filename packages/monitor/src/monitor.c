@@ -41,6 +41,9 @@ enum { FRAME_STDIN = 0, FRAME_STDOUT = 1, FRAME_STDERR = 2, FRAME_RESIZE = 3, FR
 /* ---- options and paths ---- */
 
 static const char *opt_id, *opt_bundle, *opt_state, *opt_runtime;
+/* --exec: run a process in a running container (`runtime exec --detach --process FILE`) */
+static const char *opt_process, *opt_runtime_root;
+static int opt_exec;
 static const char **opt_rt_args;
 static int opt_n_rt_args, opt_terminal, opt_stdin, opt_start, opt_hold, opt_skip_delete;
 /* --hold-output: container output stays in its pipes until the first attach client (or this time). */
@@ -137,7 +140,7 @@ static uint64_t parse_size(const char *s)
 
 static void parse_args(int argc, char **argv)
 {
-    enum { O_ID = 256, O_BUNDLE, O_STATE, O_RUNTIME, O_RT_ARG, O_TERMINAL, O_STDIN, O_START, O_HOLD, O_SKIP_DELETE, O_LOG_DRIVER,
+    enum { O_ID = 256, O_BUNDLE, O_STATE, O_RUNTIME, O_RT_ARG, O_TERMINAL, O_STDIN, O_START, O_HOLD, O_SKIP_DELETE, O_EXEC, O_PROCESS, O_RUNTIME_ROOT, O_LOG_DRIVER,
            O_LOG_PATH, O_LOG_MAX_SIZE, O_LOG_MAX_FILE, O_SYSLOG_TAG, O_SYSLOG_FACILITY };
     static const struct option longopts[] = {
         {"id", required_argument, NULL, O_ID},
@@ -150,6 +153,9 @@ static void parse_args(int argc, char **argv)
         {"start", no_argument, NULL, O_START},
         {"hold-output", no_argument, NULL, O_HOLD},
         {"skip-delete", no_argument, NULL, O_SKIP_DELETE},
+        {"exec", no_argument, NULL, O_EXEC},
+        {"process", required_argument, NULL, O_PROCESS},
+        {"runtime-root", required_argument, NULL, O_RUNTIME_ROOT},
         {"log-driver", required_argument, NULL, O_LOG_DRIVER},
         {"log-path", required_argument, NULL, O_LOG_PATH},
         {"log-max-size", required_argument, NULL, O_LOG_MAX_SIZE},
@@ -174,6 +180,9 @@ static void parse_args(int argc, char **argv)
         case O_START: opt_start = 1; break;
         case O_HOLD: opt_hold = 1; break;
         case O_SKIP_DELETE: opt_skip_delete = 1; break;
+        case O_EXEC: opt_exec = 1; break;
+        case O_PROCESS: opt_process = optarg; break;
+        case O_RUNTIME_ROOT: opt_runtime_root = optarg; break;
         case O_LOG_DRIVER:
             if (strcmp(optarg, "json-file") == 0) {
                 log_cfg.driver = LOG_DRIVER_JSON_FILE;
@@ -210,7 +219,15 @@ static void parse_args(int argc, char **argv)
     if (optind != argc) {
         fail("usage: unexpected argument %s", argv[optind]);
     }
-    if (opt_id == NULL || opt_bundle == NULL || opt_state == NULL || opt_runtime == NULL) {
+    if (opt_exec) {
+        if (opt_id == NULL || opt_process == NULL || opt_state == NULL || opt_runtime == NULL || opt_runtime_root == NULL) {
+            usage_fail("--exec needs --id, --process, --state, --runtime and --runtime-root");
+        }
+        /* an exec'd process has no log of its own, and the container is not ours to delete */
+        log_cfg.driver = LOG_DRIVER_NONE;
+        opt_start = 0;
+        opt_skip_delete = 1;
+    } else if (opt_id == NULL || opt_bundle == NULL || opt_state == NULL || opt_runtime == NULL) {
         usage_fail("--id, --bundle, --state and --runtime are required");
     }
     if (log_cfg.syslog_facility < 0) {
@@ -934,10 +951,19 @@ static pid_t create_container(int sig_fd)
         set_nonblock(capture);
     }
 
-    /* --start: `run --detach` creates and starts in one runtime process */
-    const char *verb[] = {opt_start ? "run" : "create", "--bundle", opt_bundle, "--pid-file", path_pid, NULL, NULL, NULL, NULL, NULL};
+    /* --start: `run --detach` creates and starts in one runtime process;
+     * --exec: `exec --detach --process FILE` starts a process in the running container */
+    const char *verb[12] = {opt_start ? "run" : "create", "--bundle", opt_bundle, "--pid-file", path_pid, NULL};
     size_t k = 5;
-    if (opt_start) {
+    if (opt_exec) {
+        verb[0] = "exec";
+        verb[1] = "--detach";
+        verb[2] = "--pid-file";
+        verb[3] = path_pid;
+        verb[4] = "--process";
+        verb[5] = opt_process;
+        k = 6;
+    } else if (opt_start) {
         verb[k++] = "--detach";
     }
     if (opt_terminal) {
@@ -1033,18 +1059,24 @@ static pid_t create_container(int sig_fd)
             fail("%s", errbuf);
         }
         if (WIFSIGNALED(status)) {
-            fail("runtime create killed by signal %d", WTERMSIG(status));
+            fail("runtime %s killed by signal %d", verb[0], WTERMSIG(status));
         }
-        fail("runtime create exited with status %d", WEXITSTATUS(status));
+        fail("runtime %s exited with status %d", verb[0], WEXITSTATUS(status));
     }
     pid_t pid = read_pid_file(path_pid);
     if (pid <= 0) {
-        runtime_delete();
-        fail("runtime create left no pid in %s", path_pid);
+        if (!opt_exec) {
+            runtime_delete();
+        }
+        fail("runtime %s left no pid in %s", verb[0], path_pid);
     }
     if (opt_terminal) {
         if (pty_master < 0) {
-            runtime_delete();
+            if (opt_exec) {
+                kill(pid, SIGKILL);
+            } else {
+                runtime_delete();
+            }
             fail("no pty master received on %s", path_console);
         }
         set_nonblock(pty_master);
@@ -1308,7 +1340,7 @@ int main(int argc, char **argv)
     reserve_std_fds();
     parse_args(argc, argv);
 
-    path_runtime_root = state_path("runtime");
+    path_runtime_root = opt_runtime_root != NULL ? (char *)opt_runtime_root : state_path("runtime");
     path_runtime_log = state_path("log.json");
     path_pid = state_path("pid");
     path_monitor_pid = state_path("monitor.pid");

@@ -125,6 +125,27 @@ function startMonitor(args: string[], opts: StartOpts = {}): Monitor {
   return m;
 }
 
+/** A monitor in exec mode for the running container of `m`: `runc exec --detach --process FILE`. */
+function startExecMonitor(m: Monitor, args: string[], opts: { terminal?: boolean; stdin?: boolean; extra?: string[] } = {}): Monitor {
+  const n = ++seq;
+  const dir = path.join(m.dir, `exec-${n}`);
+  const state = path.join(dir, 'state');
+  fs.mkdirSync(state, { recursive: true, mode: 0o700 });
+  const processFile = path.join(dir, 'process.json');
+  const proc = { terminal: !!opts.terminal, user: { uid: 0, gid: 0 }, args, env: ['PATH=/bin', 'TERM=xterm'], cwd: '/' };
+  fs.writeFileSync(processFile, JSON.stringify(proc));
+  const argv = ['--exec', '--id', m.id, '--process', processFile, '--state', state, '--runtime', RUNC, '--runtime-root', path.join(m.state, 'runtime')];
+  if (opts.terminal) argv.push('--terminal');
+  if (opts.stdin) argv.push('--stdin');
+  argv.push(...(opts.extra ?? []));
+  const child = spawn(BIN, argv, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], detached: true });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // not pushed on `live`: the container's own cleanup (runc delete --force) ends the exec'd process too
+  return { id: m.id, dir, state, child, sync: readLine(child.stdio[3] as NodeJS.ReadableStream), exited, stderr: () => err };
+}
+
 async function created(m: Monitor): Promise<number> {
   const line = await m.sync;
   expect(line, m.stderr()).toMatch(/^ok \d+$/);
@@ -505,5 +526,61 @@ describe.skipIf(!canRun)('isula-monitor with runc', () => {
     expect(c.exitCode()).toBe(0);
     expect(await monitorExit(m)).toBe(0);
     expect(fs.existsSync(path.join(m.state, 'console.log'))).toBe(false);
+  });
+  it('exec mode: runs a process in a running container, streams it, and leaves the container alone', async () => {
+    const m = startMonitor(['sleep', '100'], { extra: ['--start'] });
+    const pid = await created(m);
+    const e = startExecMonitor(m, ['sh', '-c', 'echo out; echo err >&2; exit 7'], { extra: ['--hold-output'] });
+    const epid = await created(e);
+    expect(epid).not.toBe(pid);
+    const c = await AttachClient.connect(e);
+    await withTimeout(c.closed, 20_000, 'attach close');
+    expect(c.text(FRAME_STDOUT)).toBe('out\n');
+    expect(c.text(FRAME_STDERR)).toBe('err\n');
+    expect(c.exitCode()).toBe(7);
+    expect(await monitorExit(e)).toBe(0);
+    expectExitFile(e, 7);
+    // no log file, no runtime state of its own, and the container still runs
+    expect(fs.existsSync(path.join(e.state, 'console.log'))).toBe(false);
+    expect(fs.existsSync(path.join(e.state, 'runtime'))).toBe(false);
+    expect(fs.existsSync(path.join(e.state, 'attach.sock'))).toBe(false);
+    expect(alive(pid)).toBe(true);
+    expect(alive(m.child.pid!)).toBe(true);
+  });
+
+  it('exec mode: stdin and a pty with resize', async () => {
+    const m = startMonitor(['sleep', '100'], { extra: ['--start'] });
+    await created(m);
+    const e = startExecMonitor(m, ['cat'], { stdin: true });
+    await created(e);
+    const c = await AttachClient.connect(e);
+    c.send(FRAME_STDIN, 'piped\n');
+    c.send(FRAME_STDIN);
+    await withTimeout(c.closed, 20_000, 'attach close');
+    expect(c.text(FRAME_STDOUT)).toBe('piped\n');
+    expect(c.exitCode()).toBe(0);
+    const t = startExecMonitor(m, ['sh', '-c', 'read x; stty size; echo tty-$x'], { terminal: true, stdin: true, extra: ['--hold-output'] });
+    await created(t);
+    const ct = await AttachClient.connect(t);
+    ct.send(FRAME_RESIZE, Buffer.from([0, 33, 0, 99]));
+    await sleep(200);
+    ct.send(FRAME_STDIN, 'ok\n');
+    await withTimeout(ct.closed, 20_000, 'tty attach close');
+    expect(ct.text(FRAME_STDOUT)).toContain('33 99');
+    expect(ct.text(FRAME_STDOUT)).toContain('tty-ok');
+    expect(ct.exitCode()).toBe(0);
+    expect(await monitorExit(t)).toBe(0);
+  });
+
+  it('exec mode: reports a failing exec on the sync pipe and exits 1', async () => {
+    const m = startMonitor(['sleep', '100'], { extra: ['--start'] });
+    await created(m);
+    const e = startExecMonitor(m, ['no-such-command']);
+    expect(await e.sync).toMatch(/^error .*no-such-command/);
+    expect(await monitorExit(e)).toBe(1);
+    expect(fs.existsSync(path.join(e.state, 'attach.sock'))).toBe(false);
+    const bad = startExecMonitor({ ...m, id: `${m.id}-missing` }, ['echo']);
+    expect(await bad.sync).toMatch(/^error \S/);
+    expect(await monitorExit(bad)).toBe(1);
   });
 });
