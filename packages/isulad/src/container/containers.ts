@@ -339,7 +339,7 @@ export class Containers {
         timeoutMs,
       });
       monitorPid = started.monitorPid;
-      if (attach) await bridgeFifos(stateDir, fifos);
+      if (attach) await bridgeFifos(stateDir, fifos, { closeStdinAtEof: rec.config.Tty !== true });
       rec.state = {
         ...rec.state,
         status: 'running',
@@ -748,6 +748,11 @@ export class Containers {
     const keep = new Set<string>();
     for (const rec of this.deps.store.all()) if (rec.state.status === 'running' || rec.state.status === 'paused') keep.add(rec.id);
     return keep;
+  }
+
+  /** The OCI runtime `rec` runs on (exec: container/exec.ts). */
+  runtimeFor(rec: ContainerRecord): Promise<OciRuntime> {
+    return this.runtime(rec.runtime);
   }
 }
 

@@ -56,7 +56,10 @@ function socketOf(fd: number, writable: boolean): Socket {
  * Resolves once the FIFOs are open and the monitor connection is up, before the container starts,
  * so no output is lost; `done` settles when the container's output has ended.
  */
-export async function bridgeFifos(stateDir: string, fifos: ClientFifos): Promise<{ done: Promise<number | undefined> }> {
+export async function bridgeFifos(stateDir: string, fifos: ClientFifos, opts: { closeStdinAtEof?: boolean } = {}): Promise<{ done: Promise<number | undefined> }> {
+  // A pty has no half-close: for a tty the client's stdin ending means it left (ctrl-p ctrl-q
+  // detach), and the container keeps its stdin for the next attach.
+  const closeStdinAtEof = opts.closeStdinAtEof ?? true;
   const [outFh, errFh] = await Promise.all([fifos.stdout ? openFifo(fifos.stdout, true) : undefined, fifos.stderr ? openFifo(fifos.stderr, true) : undefined]);
   const out = outFh !== undefined ? socketOf(outFh, true) : undefined;
   const err = errFh !== undefined ? socketOf(errFh, true) : undefined;
@@ -72,7 +75,7 @@ export async function bridgeFifos(stateDir: string, fifos: ClientFifos): Promise
           if (!mon.destroyed) mon.write(frame(Frame.STDIN, chunk));
         });
         const close = () => {
-          if (!mon.destroyed) mon.write(frame(Frame.STDIN));
+          if (closeStdinAtEof && !mon.destroyed) mon.write(frame(Frame.STDIN));
         };
         input.once('end', close);
         input.on('error', () => undefined);

@@ -10,6 +10,8 @@ import { lookupGroupId } from '../os/groups';
 import { bindBidi, bindServerStream, bindUnary, grpcDefinition } from '../server/grpc-adapter';
 import { bindListeners, removeSockets } from '../server/listeners';
 import { containerCopy } from '../server/services/container-copy';
+import { containerExec } from '../server/services/container-exec';
+import { containerAttach } from '../server/services/container-attach';
 import { containerService } from '../server/services/container-service';
 import { containerStreams } from '../server/services/container-streams';
 import { volumeService } from '../server/services/volume-service';
@@ -162,6 +164,8 @@ export async function runDaemon(args: string[], env: NodeJS.ProcessEnv = process
       ...bindUnary(ContainerService, containerService(ctx, box), logger),
       ...bindServerStream(ContainerService, containerStreams(box, engine.events), logger),
       ...bindBidi(ContainerService, containerCopy(box), logger),
+      ...bindUnary(ContainerService, containerExec(box), logger),
+      ...bindBidi(ContainerService, containerAttach(box), logger),
     });
     const imageDeps = { images, puller: engine.puller, registry: engine.registry, auths: engine.auths };
     server.addService(grpcDefinition(ImagesService), {

@@ -27,6 +27,11 @@ export interface MonitorLaunch {
   log: { driver: string; path: string; maxSize: number; maxFile: number; disabled: boolean; syslogTag?: string; syslogFacility?: string };
   /** Kill everything and fail when create takes longer (daemon `start-timeout`). */
   timeoutMs: number;
+  /**
+   * Exec mode (`isula exec`): run the OCI process in `process` inside the running container whose
+   * runtime root is `runtimeRoot`; `bundle`, `start`, `skipDelete` and `log` are then ignored.
+   */
+  exec?: { process: string; runtimeRoot: string };
 }
 
 export interface MonitorStarted {
@@ -53,6 +58,14 @@ export function findMonitor(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export function monitorArgs(l: MonitorLaunch): string[] {
+  if (l.exec) {
+    const args = ['--exec', '--id', l.id, '--process', l.exec.process, '--state', l.stateDir, '--runtime', l.runtime.path, '--runtime-root', l.exec.runtimeRoot];
+    for (const a of l.runtime.args) args.push('--runtime-arg', a);
+    if (l.terminal) args.push('--terminal');
+    if (l.stdin) args.push('--stdin');
+    if (l.holdOutput) args.push('--hold-output');
+    return args;
+  }
   const args = ['--id', l.id, '--bundle', l.bundle, '--state', l.stateDir, '--runtime', l.runtime.path];
   for (const a of l.runtime.args) args.push('--runtime-arg', a);
   if (l.terminal) args.push('--terminal');
