@@ -8,3 +8,7 @@ export * from './containers';
 export * from './stdio/attach';
 export { createFifos, removeFifos, FifoCopier, type FifoPaths, type StdioStreams } from './stdio/fifos';
 export { copyFromContainer, copyToContainer, parsePathStat, cleanPath, preserveTrailingDotOrSeparator, splitPathDirEntry, prepareArchiveCopy, splitCopyOperand, CopyPathError, type ContainerArchive, type ContainerPathStat, type CopyToContainerRequest, type CopyInfo, type ArchivePlan } from './copy';
+export { attachContainer, type AttachOptions, type AttachStreams, type AttachSession, type AttachEnd } from './attach';
+export { enterRawMode, DetachKeyDetector, DETACH_KEYS, terminalSize, resizeContainer, forwardWindowSize, type RawMode } from './stdio/tty';
+export { execInContainer, resizeTty, type ExecRequest, type ExecResult } from './exec';
+export { cleanupOnSignals } from './stdio/fifos';

@@ -1,6 +1,11 @@
-import type { IsulaClient } from '../client';
+import { methodPath } from '@isula/protocol';
+import * as c from '@isula/protocol/containers';
+import { checkInBand, type IsulaClient } from '../client';
+import { GrpcConnection } from '../transport/h2-lite';
 import { startContainer, waitContainer, WaitCondition } from '../containers';
+import { PassThrough } from 'node:stream';
 import { cleanupOnSignals, createFifos, FifoCopier, removeFifos, type FifoPaths, type StdioStreams } from './fifos';
+import { DetachKeyDetector, enterRawMode, forwardWindowSize, type RawMode } from './tty';
 
 /** Attaching (`run` without -d, `start -a`) needs the RemoteStart stream on a tcp host, which is not there yet. */
 export class AttachUnsupportedError extends Error {
@@ -34,6 +39,81 @@ export interface AttachedStartOptions {
   drainIdleMs?: number;
   /** Where the FIFO directories go (default /var/run/isula). */
   runDir?: string;
+  /**
+   * The container has a tty (`-t`): its window size follows the local one (Resize RPC, failures
+   * ignored), and with stdin attached the local terminal is raw while attached and ctrl-p ctrl-q
+   * detaches (FIFOs closed, resolves 0, the container keeps running).
+   */
+  tty?: boolean;
+}
+
+/**
+ * Wait on a connection of its own, so that a client leaving with ctrl-p ctrl-q can abandon it (a
+ * pending call on the shared connection would keep the process alive).
+ */
+function cancellableWait(client: IsulaClient, id: string, condition: WaitCondition): { code: Promise<number>; cancel(): void } {
+  const conn = new GrpcConnection(client.endpoint);
+  let answer: c.WaitResponse | undefined;
+  const call = conn.stream(methodPath('containers.ContainerService', 'Wait'), { onMessage: (m) => (answer = c.WaitResponse.decode(m)) });
+  call.write(c.WaitRequest.encode(c.WaitRequest.fromPartial({ id, condition })).finish());
+  call.end();
+  const code = call.done.then(
+    () => {
+      conn.close();
+      if (!answer) throw new Error('the daemon sent no wait answer');
+      return checkInBand(answer).exitCode;
+    },
+    (err: unknown) => {
+      conn.close();
+      throw err;
+    },
+  );
+  return {
+    code,
+    cancel: () => {
+      call.cancel();
+      conn.close();
+    },
+  };
+}
+
+/**
+ * Local stdin seen through the detach-key detector: the returned stream carries what is to be
+ * forwarded; `detached` resolves once ctrl-p ctrl-q was typed. `stop` lets go of the real stdin.
+ */
+function detachFilter(input: NodeJS.ReadableStream): { stream: PassThrough; detached: Promise<void>; stop(): void } {
+  const stream = new PassThrough();
+  const detector = new DetachKeyDetector();
+  let fire!: () => void;
+  const detached = new Promise<void>((r) => (fire = r));
+  const onData = (chunk: Buffer | string) => {
+    const { forward, detach } = detector.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+    if (forward.length > 0 && !stream.write(forward)) {
+      input.pause();
+      stream.once('drain', () => input.resume());
+    }
+    if (detach) fire();
+  };
+  const onEnd = () => stream.end();
+  input.on('data', onData);
+  input.once('end', onEnd);
+  // Reading starts when the copier resumes the filtered stream.
+  input.pause();
+  const origResume = stream.resume.bind(stream);
+  stream.resume = () => {
+    input.resume();
+    return origResume();
+  };
+  return {
+    stream,
+    detached,
+    stop: () => {
+      input.removeListener('data', onData);
+      input.removeListener('end', onEnd);
+      input.pause();
+      (input as unknown as { destroy?: () => void }).destroy?.();
+    },
+  };
 }
 
 /**
@@ -50,17 +130,25 @@ export async function startAttached(client: IsulaClient, o: AttachedStartOptions
     throw new AttachedStartError('prepare', err);
   }
   let copier: FifoCopier | undefined;
+  const filter = o.tty && o.stdin && o.io.stdin ? detachFilter(o.io.stdin) : undefined;
+  const io: StdioStreams = filter ? { ...o.io, stdin: filter.stream } : o.io;
+  let raw: RawMode | undefined;
+  let stopResize: (() => void) | undefined;
   const cleanup = () => {
+    stopResize?.();
+    raw?.restore();
+    filter?.stop();
     copier?.close();
     removeFifos(fifos);
   };
   const uninstall = cleanupOnSignals(cleanup);
   try {
     try {
-      copier = new FifoCopier(fifos, o.io);
+      copier = new FifoCopier(fifos, io);
     } catch (err) {
       throw new AttachedStartError('prepare', err);
     }
+    if (filter) raw = enterRawMode(o.io.stdin);
     try {
       await startContainer(client, o.container, {
         stdin: fifos.stdin,
@@ -73,10 +161,20 @@ export async function startAttached(client: IsulaClient, o: AttachedStartOptions
     } catch (err) {
       throw new AttachedStartError('start', err);
     }
+    if (o.tty) stopResize = forwardWindowSize(client, o.container, o.io.stdout);
     copier.startStdin();
     let exitCode: number;
+    const waiting = filter ? cancellableWait(client, o.container, o.waitCondition ?? WaitCondition.STOPPED) : undefined;
+    waiting?.code.catch(() => undefined); // cancelled when the client detaches
     try {
-      exitCode = await waitContainer(client, o.container, o.waitCondition ?? WaitCondition.STOPPED);
+      const first = waiting
+        ? await Promise.race([waiting.code.then((code) => ({ code })), filter!.detached.then(() => undefined)])
+        : { code: await waitContainer(client, o.container, o.waitCondition ?? WaitCondition.STOPPED) };
+      if (first === undefined) {
+        waiting?.cancel();
+        return 0; // ctrl-p ctrl-q: leave, the container runs on
+      }
+      exitCode = first.code;
     } catch (err) {
       throw new AttachedStartError('wait', err);
     }

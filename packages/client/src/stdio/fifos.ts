@@ -14,8 +14,8 @@ import { CLIENT_RUN_DIR } from '@isula/protocol';
  * the fd: epoll, no thread pool), and a read end opened before any writer does not report EOF until
  * a writer has come and gone.
  *
- * TTY mode (-t) copies the bytes raw: the local terminal is not switched to raw mode and window
- * size changes are not forwarded yet.
+ * TTY mode (-t): the caller (stdio/attach.ts with stdio/tty.ts) puts the local terminal in raw mode,
+ * forwards the window size through Resize and detaches on ctrl-p ctrl-q; the bytes pass unchanged.
  */
 
 export interface FifoPaths {

@@ -9,7 +9,6 @@ import { UsageError } from '../render/errors';
  */
 export const PENDING: Record<string, string> = {
   search: 'images',
-  attach: 'interactive I/O', exec: 'interactive I/O',
   'network create': 'networking', 'network inspect': 'networking', 'network ls': 'networking', 'network rm': 'networking',
 };
 

@@ -41,6 +41,6 @@ export default class RunCommand extends IsulaCommand {
       }
       return 0;
     }
-    return startAndAttach(ctx, id, { stdin: parts.config.OpenStdin === true, autoRemove: parts.hostConfig.AutoRemove === true });
+    return startAndAttach(ctx, id, { stdin: parts.config.OpenStdin === true, autoRemove: parts.hostConfig.AutoRemove === true, tty: parts.config.Tty === true });
   }
 }

@@ -1,5 +1,5 @@
 import { findIsulaCommand } from '@isula/argv';
-import { AttachedStartError, AttachUnsupportedError, ConnectError, DaemonError, startAttached, startContainer, WaitCondition } from '@isula/client';
+import { AttachedStartError, AttachUnsupportedError, ConnectError, DaemonError, inspectContainerJson, startAttached, startContainer, WaitCondition } from '@isula/client';
 import { IsulaCommand, type CommandContext } from '../command-base';
 import { describeFailure, UsageError } from '../render/errors';
 
@@ -27,11 +27,12 @@ function waitFailureExitCode(err: unknown): number {
  * `run` (not detached) / `start -a`: start with local stdio through FIFOs, wait, and return the
  * container's exit code; errors are reported here with upstream's exit statuses.
  */
-export async function startAndAttach(ctx: CommandContext, container: string, o: { stdin: boolean; autoRemove: boolean }): Promise<number> {
+export async function startAndAttach(ctx: CommandContext, container: string, o: { stdin: boolean; autoRemove: boolean; tty?: boolean }): Promise<number> {
   try {
     return await startAttached(ctx.client(), {
       container,
       stdin: o.stdin,
+      tty: o.tty,
       waitCondition: o.autoRemove ? WaitCondition.REMOVED : WaitCondition.STOPPED,
       io: { stdin: o.stdin ? process.stdin : undefined, stdout: ctx.stdout, stderr: ctx.stderr },
     });
@@ -58,7 +59,12 @@ export default class StartCommand extends IsulaCommand {
     if (ctx.args.length === 0) throw new UsageError('"start" requires at least 1 argument', 125);
     if (ctx.options.attach === true) {
       if (ctx.args.length > 1) throw new UsageError('You cannot start and attach multiple containers at once', 125);
-      return startAndAttach(ctx, ctx.args[0]!, { stdin: false, autoRemove: false });
+      // A tty container gets the local window size (errors here are left to Start to report).
+      const tty = await inspectContainerJson(ctx.client(), ctx.args[0]!).then(
+        (json) => (JSON.parse(json) as { Config?: { Tty?: boolean } }).Config?.Tty === true,
+        () => false,
+      );
+      return startAndAttach(ctx, ctx.args[0]!, { stdin: false, autoRemove: false, tty });
     }
     // Upstream prints nothing for a detached start.
     let failed = false;
