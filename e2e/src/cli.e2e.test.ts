@@ -53,9 +53,9 @@ describe('isula without a daemon', () => {
   });
 
   it('says plainly that a command has not landed yet, exit 1, after parsing its options', async () => {
-    const r = await isula(['exec', '-du=root', 'c1', 'true']);
+    const r = await isula(['network', 'ls', '-q', '-f=name=x']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^isula exec: not available yet in this isula \(the interactive I\/O capability has not landed; see README\)\n$/);
+    expect(r.stderr).toMatch(/^isula network ls: not available yet in this isula \(the networking capability has not landed; see README\)\n$/);
     const bad = await isula(['run', '-du:root', 'busybox']);
     expect(bad.code).toBe(125);
     expect(bad.stderr.trim()).toBe("Unknown flag found:':'");
