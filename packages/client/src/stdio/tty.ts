@@ -1,6 +1,5 @@
-import { methodPath } from '@isula/protocol';
-import * as c from '@isula/protocol/containers';
 import type { IsulaClient } from '../client';
+import { resizeTty } from '../exec';
 
 /*
  * The local terminal while attached to a container with a tty (`run -it`, `start -a`, `attach`):
@@ -98,24 +97,12 @@ export function terminalSize(output?: NodeJS.WritableStream): { rows: number; co
   return undefined;
 }
 
-const RESIZE = methodPath('containers.ContainerService', 'Resize');
-
 /**
  * Resize RPC (containers.ContainerService Resize: id, suffix '' for the container's own tty, or an
  * exec id, height, width). Rejects like other calls; callers forwarding window sizes ignore failures.
  */
 export async function resizeContainer(client: IsulaClient, id: string, size: { rows: number; cols: number }, suffix = ''): Promise<void> {
-  const method = {
-    path: RESIZE,
-    requestStream: false as const,
-    responseStream: false as const,
-    encode: (m: c.ResizeRequest) => c.ResizeRequest.encode(m).finish(),
-    decode: (b: Uint8Array) => c.ResizeResponse.decode(b),
-    createRequest: (p?: unknown) => c.ResizeRequest.fromPartial((p ?? {}) as Partial<c.ResizeRequest>),
-  };
-  const call = client.call as unknown as (m: typeof method, r: Partial<c.ResizeRequest>) => Promise<c.ResizeResponse>;
-  const res = await call.call(client, method, { id, suffix, height: size.rows, width: size.cols });
-  if (res.cc !== 0) throw new Error(res.errmsg || `resize failed (cc ${res.cc})`);
+  await resizeTty(client, id, suffix, size.rows, size.cols);
 }
 
 /**
