@@ -2,9 +2,9 @@ import type { IncomingHttpHeaders } from 'node:http2';
 import { methodPath, type ContainerConfig, type HostConfig, type Timestamp } from '@isula/protocol';
 import * as c from '@isula/protocol/containers';
 import { checkInBand, type IsulaClient } from './client';
-import { ConnectError, DaemonError, GrpcStatus, RpcError } from './errors';
-import { frame, FrameDecoder, hostPort, statusOf } from './transport/grpc-framing';
-import { H2Session, type H2Stream, type StreamFailure } from './transport/h2-lite';
+import { ConnectError, DaemonError } from './errors';
+import { frame, FrameDecoder, hostPort } from './transport/grpc-framing';
+import { H2Session, outcome, type H2Stream, type StreamFailure } from './transport/h2-lite';
 
 /*
  * The container half of the isulad API (`containers.ContainerService`), as plain functions over an
@@ -231,15 +231,8 @@ export function unescapeErrmsg(raw: string): string {
 }
 
 function streamOutcome(stream: H2Stream, failure: StreamFailure | undefined): Error | undefined {
-  const headers = stream.headers;
-  if (failure) return headers ? new RpcError(GrpcStatus.UNAVAILABLE, failure.message) : new ConnectError(failure.message, failure.code);
-  if (!headers) return new ConnectError('connection closed before the daemon answered');
-  const status = statusOf(stream.trailers ?? {}) ?? statusOf(headers);
-  const httpStatus = Number(headers[':status']);
-  if (httpStatus !== 200 && !status) return new RpcError(GrpcStatus.UNKNOWN, `unexpected HTTP status ${httpStatus}`);
-  if (!status) return new RpcError(GrpcStatus.INTERNAL, 'the daemon closed the call without a gRPC status');
-  if (status.code !== GrpcStatus.OK) return new RpcError(status.code, status.message);
-  return trailerError(stream.trailers ?? headers);
+  // The transport's verdict first; a gRPC OK stream may still carry upstream's cc/errmsg trailers.
+  return outcome(stream, failure) ?? trailerError(stream.trailers ?? stream.headers ?? {});
 }
 
 /**

@@ -988,7 +988,7 @@ export class GrpcConnection {
 }
 
 /** The error a finished call ends with, or undefined for gRPC OK. */
-function outcome(stream: H2Stream, failure: StreamFailure | undefined): Error | undefined {
+export function outcome(stream: H2Stream, failure: StreamFailure | undefined): Error | undefined {
   const headers = stream.headers;
   if (failure) return headers ? new RpcError(GrpcStatus.UNAVAILABLE, failure.message) : new ConnectError(failure.message, failure.code);
   if (!headers) return new ConnectError('connection closed before the daemon answered');

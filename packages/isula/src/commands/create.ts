@@ -3,7 +3,7 @@ import { ConnectError, createContainer, DaemonError, type IsulaClient } from '@i
 import { IsulaCommand, type CommandContext } from '../command-base';
 import { buildCreateRequest, type CreateRequestParts } from '../create';
 import { describeFailure } from '../render/errors';
-import { PullProgressView } from '../render/pull-progress';
+import { pullWithProgress } from './pull';
 
 /** A failure of the Create RPC (or of the pull it needed), already reported on stderr. */
 export class CreateFailed extends Error {
@@ -21,23 +21,7 @@ export class CreateFailed extends Error {
  * Throws CreateFailed after reporting the error.
  */
 export async function pullForCreate(ctx: CommandContext, image: string): Promise<void> {
-  const stderr = ctx.stderr as NodeJS.WriteStream;
-  stderr.write(`Image "${image}" pulling\n`);
-  const view = new PullProgressView(stderr);
-  let chain = Promise.resolve();
-  try {
-    await ctx.client().pullImage(image, (p) => {
-      chain = chain.then(() => view.update(p as Parameters<PullProgressView['update']>[0]));
-    });
-    await chain;
-  } catch (err) {
-    await chain.catch(() => undefined);
-    view.stop();
-    stderr.write(`${describeFailure(err).message}\n`);
-    throw new CreateFailed(125);
-  }
-  view.stop();
-  stderr.write(`Image "${image}" pulled\n`);
+  if (!(await pullWithProgress(ctx, image))) throw new CreateFailed(125);
 }
 
 function runExitCodeOf(err: unknown): number {
