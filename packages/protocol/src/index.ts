@@ -66,6 +66,7 @@ export * from './hosts';
 export * from './timestamp';
 export * from './container-config';
 export * from './signals';
+export * from './copy-paths';
 
 // ---------------------------------------------------------------------------
 // Transport-neutral method/service descriptors

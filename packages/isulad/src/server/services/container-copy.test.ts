@@ -11,19 +11,8 @@ import type { Containers } from '../../container/containers';
 import { ContainerError } from '../../container/errors';
 import type { ContainerRecord } from '../../container/types';
 import { bindBidi, grpcDefinition } from '../grpc-adapter';
-import {
-  ARCHIVE_BLOCK_SIZE,
-  containerAbsPath,
-  containerCopy,
-  entryComponents,
-  extractInScope,
-  headerJson,
-  prepareArchiveCopy,
-  preserveTrailingDotOrSeparator,
-  resolveContainerPath,
-  splitPathDirEntry,
-  statContainerPath,
-} from './container-copy';
+import { ARCHIVE_BLOCK_SIZE, headerJson, prepareArchiveCopy, preserveTrailingDotOrSeparator, splitPathDirEntry } from '@isula/protocol';
+import { containerAbsPath, containerCopy, entryComponents, extractInScope, resolveContainerPath, statContainerPath } from './container-copy';
 
 const dir = mkdtempSync(join(tmpdir(), 'cp-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

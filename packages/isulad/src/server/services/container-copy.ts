@@ -4,7 +4,7 @@ import { chmod, lchown, link, lstat, lutimes, mkdir, open, rm, symlink, utimes }
 import { join, posix, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { extract as tarExtract, type Header as Headers } from 'tar-stream';
-import { ErrorCode, MD_CONTAINER_PATH_STAT, MD_COPY_TO_CONTAINER, type ContainerService } from '@isula/protocol';
+import { ARCHIVE_BLOCK_SIZE, ErrorCode, escapeRoot, headerJson, MD_CONTAINER_PATH_STAT, MD_COPY_TO_CONTAINER, prepareArchiveCopy, preserveTrailingDotOrSeparator, splitPathDirEntry, type ContainerService, type CopyInfo } from '@isula/protocol';
 import type { Containers } from '../../container/containers';
 import { ContainerError } from '../../container/errors';
 import type { ContainerRecord } from '../../container/types';
@@ -32,8 +32,6 @@ import type { BidiImpl, StreamCall } from '../grpc-adapter';
  * rootfs is created, written or linked, whatever symlinks the container holds.
  */
 
-/** Upstream's ARCHIVE_BLOCK_SIZE: the largest `data` message the C client (and daemon) accepts. */
-export const ARCHIVE_BLOCK_SIZE = 32 * 1024;
 
 /** `isulad-container-path-stat` as upstream's container_path_stat schema names the fields. */
 export interface ContainerPathStat {
@@ -56,25 +54,6 @@ export interface CopyToRequest {
 
 // ---- path semantics (docker's archive package, as iSulad ports it) ------------------------------
 
-const hasTrailingSeparator = (p: string) => p.length > 0 && p.endsWith('/');
-const specifiesCurrentDir = (p: string) => posix.basename(p) === '.' && (p === '.' || p.endsWith('/.'));
-
-/** `cleaned` with the trailing `/` or `/.` of `original` put back (they carry meaning for cp). */
-export function preserveTrailingDotOrSeparator(cleaned: string, original: string): string {
-  let out = cleaned;
-  if (specifiesCurrentDir(original) && !specifiesCurrentDir(out)) out = out.endsWith('/') ? `${out}.` : `${out}/.`;
-  if (hasTrailingSeparator(original) && !hasTrailingSeparator(out)) out += '/';
-  return out;
-}
-
-/** Directory and last entry of `path`, a trailing `/.` kept as the entry `.` (docker's SplitPathDirEntry). */
-export function splitPathDirEntry(path: string): { dir: string; base: string } {
-  let cleaned = posix.normalize(path);
-  if (cleaned.length > 1 && cleaned.endsWith('/')) cleaned = cleaned.slice(0, -1);
-  if (specifiesCurrentDir(path)) cleaned = cleaned === '/' ? '/.' : `${cleaned}/.`;
-  return { dir: posix.dirname(cleaned), base: posix.basename(cleaned) || '/' };
-}
-
 /** The absolute in-container form of `path`: joined to `/`, cleaned, trailing `/` or `/.` kept. */
 export function containerAbsPath(path: string): string {
   return preserveTrailingDotOrSeparator(posix.resolve('/', path), path);
@@ -93,35 +72,6 @@ export async function resolveContainerPath(root: string, path: string): Promise<
   const resolvedDir = await resolveInScope(root, dir);
   return { resolved: base === '' ? `${resolvedDir}/` : join(resolvedDir, base) + (base === '.' ? '/.' : ''), abs };
 }
-
-/** What cp knows of one side of a copy. */
-export interface CopyInfo {
-  path: string;
-  exists: boolean;
-  isDir: boolean;
-  rebaseName?: string;
-}
-
-/** The directory to extract into and the renaming of the archive's top entry (upstream's prepare_archive_copy). */
-export interface ArchivePlan {
-  dstDir: string;
-  rename?: { from: string; to: string };
-}
-
-/** Upstream's prepare_archive_copy, with its error texts. */
-export function prepareArchiveCopy(src: CopyInfo, dst: CopyInfo): ArchivePlan {
-  const { dir: dstDir, base: dstBase } = splitPathDirEntry(dst.path);
-  const srcBase = src.rebaseName || splitPathDirEntry(src.path).base;
-  const rename = { from: escapeRoot(srcBase), to: escapeRoot(dstBase) };
-  if (dst.exists && dst.isDir) return { dstDir: dst.path };
-  if (dst.exists && src.isDir) throw new ContainerError('cannot copy directory to file');
-  if (dst.exists || src.isDir) return { dstDir, rename };
-  if (hasTrailingSeparator(dst.path) || specifiesCurrentDir(dst.path)) throw new ContainerError('no such directory, can not copy file');
-  return { dstDir, rename };
-}
-
-/** `/` as an archive's top entry is `.` (upstream never lets a leading `/` into an archive). */
-const escapeRoot = (base: string) => (base === '/' ? '.' : base);
 
 // ---- errors ---------------------------------------------------------------------------------------
 
@@ -173,11 +123,6 @@ const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
 export const isDirMode = (mode: number) => (mode & S_IFMT) === S_IFDIR;
 export const isLinkMode = (mode: number) => (mode & S_IFMT) === S_IFLNK;
-
-/** JSON safe for an HTTP/2 header value: non-ASCII escaped as \uXXXX (still the same JSON). */
-export function headerJson(value: unknown): string {
-  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
 
 // ---- tar out (GNU tar, as upstream) ---------------------------------------------------------------
 
