@@ -68,6 +68,27 @@ describe('isula without a daemon', () => {
   });
 });
 
+describe('non-root users', () => {
+  // The spec: a non-root user cannot use run -i/-t, attach or exec. Refused before any request, so
+  // nothing is created; other commands are left to the socket's permissions.
+  const asNobody = (args: string[]) => run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'node', '--', ISULA, ...args]);
+  it('are refused run -i/-t, attach and exec with a clear message, exit 1', async () => {
+    for (const [args, what] of [
+      [['run', '-it', 'busybox', 'sh'], 'run -i/-t'],
+      [['run', '-i', 'busybox', 'cat'], 'run -i/-t'],
+      [['attach', 'c1'], 'attach'],
+      [['exec', 'c1', 'true'], 'exec'],
+    ] as const) {
+      const r = await asNobody([...args]);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toBe(`isula ${what}: only root can use it (iSulad does not allow run -i/-t, attach or exec for other users)\n`);
+    }
+    // Not the rule for a detached run: it gets as far as the socket (here: no daemon).
+    const detached = await asNobody(['run', '-d', '-H', 'unix:///tmp/no-such-isulad.sock', 'busybox', 'true']);
+    expect(detached.stderr).not.toContain('only root');
+  });
+});
+
 describe('isula against a daemon', () => {
   let d: TestDaemon;
   beforeAll(async () => {

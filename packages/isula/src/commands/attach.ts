@@ -1,7 +1,7 @@
 import { findIsulaCommand } from '@isula/argv';
 import { attachContainer, enterRawMode, forwardWindowSize, inspectContainerJson, waitContainer, WaitCondition } from '@isula/client';
 import { IsulaCommand, type CommandContext } from '../command-base';
-import { UsageError } from '../render/errors';
+import { requireRootFor, UsageError } from '../render/errors';
 
 /** What attach needs of the container's inspect JSON. */
 interface InspectView {
@@ -22,6 +22,7 @@ export default class AttachCommand extends IsulaCommand {
 
   protected async run(ctx: CommandContext) {
     this.requireArgs(ctx, (n) => n === 1, '"isula attach" requires exactly 1 argument(s).');
+    requireRootFor('attach');
     const name = ctx.args[0]!;
     const client = ctx.client();
     const info = JSON.parse(await inspectContainerJson(client, name)) as InspectView;

@@ -1,7 +1,7 @@
 import { findIsulaCommand } from '@isula/argv';
 import { cleanupOnSignals, createFifos, execInContainer, FifoCopier, inspectContainerJson, removeFifos, resizeTty, type FifoPaths, type IsulaClient } from '@isula/client';
 import { IsulaCommand, type CommandContext } from '../command-base';
-import { describeFailure, UsageError } from '../render/errors';
+import { describeFailure, requireRootFor, UsageError } from '../render/errors';
 
 /*
  * `isula exec` over the local socket, as upstream's client does it: inspect the container for its
@@ -111,6 +111,7 @@ export default class ExecCommand extends IsulaCommand {
 
   protected async run(ctx: CommandContext): Promise<number> {
     if (ctx.args.length < 2) throw new UsageError(`"isula exec" requires at least 2 argument(s).\nSee 'isula exec --help'.`, 125);
+    requireRootFor('exec');
     const [name, ...argv] = ctx.args as [string, ...string[]];
     const detach = ctx.options.detach === true;
     const tty = ctx.options.tty === true;

@@ -2,7 +2,7 @@ import { findIsulaCommand } from '@isula/argv';
 import { startContainer } from '@isula/client';
 import { IsulaCommand, type CommandContext } from '../command-base';
 import { buildCreateRequest } from '../create';
-import { describeFailure, UsageError } from '../render/errors';
+import { describeFailure, requireRootFor, UsageError } from '../render/errors';
 import { CreateFailed, createWithPull } from './create';
 import { startAndAttach, startFailureExitCode } from './start';
 
@@ -17,6 +17,7 @@ export default class RunCommand extends IsulaCommand {
       // Checked before the request is built, as upstream's run_checker does.
       throw new UsageError('Conflicting options: --restart and --rm', 125);
     }
+    if (ctx.options.interactive === true || ctx.options.tty === true) requireRootFor('run -i/-t');
     const parts = buildCreateRequest(ctx.options, ctx.args, process.env, { command: 'run' });
     const attach = !detach;
     // Attaching needs RemoteStart on a tcp host: refuse before creating anything.

@@ -31,3 +31,13 @@ export function describeFailure(err: unknown): { message: string; exitCode: numb
   }
   return { message: err instanceof Error ? err.message : String(err), exitCode: 1 };
 }
+
+/**
+ * The spec's rule: only root may use `run -i/-t`, `attach` and `exec` (their stdio goes through
+ * root-owned FIFOs and the daemon's terminal handling). Refused before anything is created.
+ */
+export function requireRootFor(what: string): void {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new UsageError(`isula ${what}: only root can use it (iSulad does not allow run -i/-t, attach or exec for other users)`, 1);
+  }
+}
