@@ -283,6 +283,17 @@ export interface ContainerConfig {
   Mounts?: string[];
 }
 
+/** Annotation keys that carry a container's console log settings (upstream's client writes them, the
+ * daemon copies them into the bundle's config.json where upstream's CI greps them). */
+export const LOG_ANNOTATION = {
+  driver: 'log.console.driver',
+  file: 'log.console.file',
+  rotate: 'log.console.filerotate',
+  size: 'log.console.filesize',
+  tag: 'log.console.tag',
+  facility: 'log.console.facility',
+} as const;
+
 // ---------------------------------------------------------------------------
 // Parsing helpers
 // ---------------------------------------------------------------------------

@@ -1,18 +1,11 @@
+import { LOG_ANNOTATION } from '@isula/protocol';
 import { invalidArg, invalidValue } from './errors';
 import { safeUint32 } from './numbers';
 
 export const LOG_DRIVERS = ['json-file', 'syslog'] as const;
 export type LogDriver = (typeof LOG_DRIVERS)[number];
 
-/** Annotation keys the daemon reads the console log settings from. */
-export const LOG_ANNOTATION = {
-  driver: 'log.console.driver',
-  file: 'log.console.file',
-  rotate: 'log.console.filerotate',
-  size: 'log.console.filesize',
-  tag: 'log.console.tag',
-  facility: 'log.console.facility',
-} as const;
+export { LOG_ANNOTATION };
 
 export const SYSLOG_FACILITIES = [
   'kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron',

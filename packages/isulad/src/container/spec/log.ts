@@ -1,16 +1,9 @@
 import type { ContainerConfig } from '@isula/protocol';
+import { LOG_ANNOTATION } from '@isula/protocol';
 import { parseByteSize } from '../../config/units';
 import { SpecError, type DaemonContainerLog } from './types';
 
-/** Annotation keys upstream writes into config.json (notes §9 item 15). */
-export const LOG_ANNOTATION = {
-  driver: 'log.console.driver',
-  file: 'log.console.file',
-  rotate: 'log.console.filerotate',
-  size: 'log.console.filesize',
-  tag: 'log.console.tag',
-  facility: 'log.console.facility',
-} as const;
+export { LOG_ANNOTATION };
 const LOG_PREFIX = 'log.console.';
 
 export const DEFAULT_LOG_MAX_FILE = 7;

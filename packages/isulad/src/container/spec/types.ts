@@ -64,21 +64,8 @@ export interface OciMount {
   options?: string[];
 }
 
-export interface OciHook {
-  path: string;
-  args?: string[];
-  env?: string[];
-  timeout?: number;
-}
-
-export interface OciHooks {
-  prestart?: OciHook[];
-  createRuntime?: OciHook[];
-  createContainer?: OciHook[];
-  startContainer?: OciHook[];
-  poststart?: OciHook[];
-  poststop?: OciHook[];
-}
+import type { OciHooks } from '../../config/hook-spec';
+export type { OciHook, OciHooks } from '../../config/hook-spec';
 
 export interface OciIdMapping {
   containerID: number;
