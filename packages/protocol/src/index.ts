@@ -67,6 +67,7 @@ export * from './timestamp';
 export * from './container-config';
 export * from './signals';
 export * from './copy-paths';
+export * from './stdio-streams';
 
 // ---------------------------------------------------------------------------
 // Transport-neutral method/service descriptors
