@@ -18,7 +18,7 @@ import { checkName, lookup, NAME_PATTERN, newContainerId } from './names';
 import { HealthMonitor, resolveHealthcheck } from './health/health';
 import { RestartManager } from './restart';
 import { buildSpec, resolveLogConfig, resolveStopSignal, SpecError, type BuildSpecInput } from './spec';
-import { bridgeFifos, type ClientFifos } from './stdio';
+import type { StdioAttacher } from './stdio';
 import type { ContainerStore } from './store';
 import { newState, type ContainerRecord } from './types';
 
@@ -287,23 +287,24 @@ export class Containers {
 
   // ---------------------------------------------------------------- start
 
-  async start(ref: string, fifos?: ClientFifos): Promise<ContainerRecord> {
+  /** Starts container `ref`; `attach` connects a client's stdio before the process runs. */
+  async start(ref: string, attach?: StdioAttacher): Promise<ContainerRecord> {
     const rec0 = this.find(ref);
     return this.serialized(rec0.id, async () => {
       const rec = this.find(rec0.id);
       if (rec.state.status === 'running' || rec.state.status === 'paused') {
-        if (fifos && (fifos.stdout || fifos.stderr || fifos.stdin)) throw new ContainerError(`Container ${rec.id} is already running`);
+        if (attach) throw new ContainerError(`Container ${rec.id} is already running`);
         return rec;
       }
       if (rec.state.status === 'removing') throw new ContainerError(`Container ${rec.id} is marked for removal and cannot be started.`);
       this.restarts.cancel(rec.id);
       rec.state.manuallyStopped = false;
-      await this.startLocked(rec, fifos);
+      await this.startLocked(rec, attach);
       return rec;
     });
   }
 
-  private async startLocked(rec: ContainerRecord, fifos?: ClientFifos): Promise<void> {
+  private async startLocked(rec: ContainerRecord, attach?: StdioAttacher): Promise<void> {
     const { layers, store, config, logger } = this.deps;
     const rt = await this.runtime(rec.runtime);
     const stateDir = this.stateDir(rec);
@@ -322,9 +323,8 @@ export class Containers {
       await rm(stateDir, { recursive: true, force: true });
       await mkdir(stateDir, { recursive: true, mode: 0o700 });
       const timeoutMs = startTimeoutMs(config.startTimeout);
-      const attach = fifos !== undefined && (fifos.stdout !== undefined || fifos.stderr !== undefined || fifos.stdin !== undefined);
       // One runtime process creates and starts the container; an attached start has the monitor
-      // hold the output until the client's FIFOs are connected, so nothing is lost.
+      // hold the output until the client's streams are connected, so nothing is lost.
       const started = await launchMonitor({
         id: rec.id,
         bundle: rec.bundle,
@@ -333,13 +333,13 @@ export class Containers {
         terminal: rec.config.Tty === true,
         stdin: rec.config.OpenStdin === true,
         start: true,
-        holdOutput: attach,
+        holdOutput: attach !== undefined,
         skipDelete: rec.poststopHooks !== true,
         log: rec.log,
         timeoutMs,
       });
       monitorPid = started.monitorPid;
-      if (attach) await bridgeFifos(stateDir, fifos, { closeStdinAtEof: rec.config.Tty !== true });
+      if (attach) await attach(stateDir, { tty: rec.config.Tty === true });
       rec.state = {
         ...rec.state,
         status: 'running',

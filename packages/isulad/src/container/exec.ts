@@ -8,7 +8,7 @@ import { constants as fsConstants } from 'node:fs';
 import { connectAttach, frame, Frame, launchMonitor, openFd, watchExit } from '../runtime/monitor';
 import { ContainerError } from './errors';
 import { resolveUser } from './spec/user';
-import { bridgeFifos, type ClientFifos } from './stdio';
+import { bridgeFifos, bridgeStream, type ClientFifos, type StdioStream, type StreamBridge } from './stdio';
 import type { ContainerRecord } from './types';
 
 /**
@@ -29,6 +29,8 @@ export interface ExecOptions {
   /** Attach the client's stdin (FIFO `stdin` must be set). */
   attachStdin: boolean;
   fifos: ClientFifos;
+  /** The client's stdio as a message stream (RemoteExec over tcp) instead of FIFOs. */
+  stream?: StdioStream;
   /** Resolve at once (`-d`): no FIFOs, exit code 0. */
   detach: boolean;
 }
@@ -208,7 +210,9 @@ export async function execInContainer(host: ExecHost, ref: string, o: ExecOption
     stdout: o.fifos.stdout || undefined,
     stderr: o.fifos.stderr || undefined,
   };
-  const attach = !o.detach && (fifos.stdin !== undefined || fifos.stdout !== undefined || fifos.stderr !== undefined);
+  const stream = o.detach ? undefined : o.stream;
+  const attach = !o.detach && (stream !== undefined || fifos.stdin !== undefined || fifos.stdout !== undefined || fifos.stderr !== undefined);
+  const wantStdin = stream ? o.attachStdin : fifos.stdin !== undefined;
 
   // The client's stdin FIFO is opened for reading before anything else (non-blocking: the client
   // holds its end already): input it writes and closes while the process starts is not lost.
@@ -233,7 +237,7 @@ export async function execInContainer(host: ExecHost, ref: string, o: ExecOption
       stateDir: execDir,
       runtime: rt,
       terminal: o.tty,
-      stdin: fifos.stdin !== undefined,
+      stdin: wantStdin,
       start: false,
       holdOutput: attach,
       skipDelete: true,
@@ -255,10 +259,15 @@ export async function execInContainer(host: ExecHost, ref: string, o: ExecOption
     const st = await exited;
     return { pid: started.pid, exitCode: st.code };
   }
-  let bridge;
+  let bridge: { done: Promise<number | undefined> };
+  let streamBridge: StreamBridge | undefined;
   try {
-    bridge = await bridgeFifos(execDir, { stdout: fifos.stdout, stderr: fifos.stderr });
-    if (input) await feedStdin(execDir, input);
+    if (stream) {
+      bridge = streamBridge = await bridgeStream(execDir, stream, { stdin: wantStdin, output: true, closeStdinAtEof: true });
+    } else {
+      bridge = await bridgeFifos(execDir, { stdout: fifos.stdout, stderr: fifos.stderr });
+      if (input) await feedStdin(execDir, input);
+    }
   } catch (err) {
     input?.destroy();
     // The client is gone: the process must not run on unseen.
@@ -267,6 +276,8 @@ export async function execInContainer(host: ExecHost, ref: string, o: ExecOption
     await cleanup();
     throw new ContainerError(`exec failed: cannot attach the client's streams: ${(err as Error).message}`);
   }
+  // A stream client that goes away stops being served; the process is left to end on its own.
+  void streamBridge?.clientGone.then(() => streamBridge?.release());
   const st = await exited;
   input?.destroy();
   const frameCode = await bridge.done;

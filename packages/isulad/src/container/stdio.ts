@@ -116,3 +116,103 @@ export async function bridgeFifos(stateDir: string, fifos: ClientFifos, opts: { 
   });
   return { done };
 }
+
+/**
+ * A client's stdio as gRPC messages (Attach, RemoteStart, RemoteExec): stdin chunks come in with
+ * `finish` marking the end of the client's stdin; output goes out through `send`, which resolves
+ * once the client can take more.
+ */
+export interface StdioStream {
+  /** Incoming stdin; ends when the client half-closes, throws when it goes away (cancel). */
+  input: AsyncIterable<{ data: Buffer; finish: boolean }>;
+  send(kind: 'stdout' | 'stderr', data: Buffer): Promise<void>;
+  /** Settles when the client cancels the call or its connection is lost. */
+  gone: Promise<void>;
+}
+
+export interface StreamBridge {
+  /** Settles once the monitor's output has ended and was handed to the client: the exit frame's code. */
+  done: Promise<number | undefined>;
+  /** Settles when the client went away (cancelled) before the output ended. */
+  clientGone: Promise<void>;
+  /** Drops the monitor connection (the process runs on; its output is no longer forwarded). */
+  release(): void;
+}
+
+/**
+ * Bridges a message stream and the monitor behind `stateDir` on one attach connection. Output
+ * frames become `send`s with the monitor socket paused while a send waits (a slow client slows the
+ * process, it never grows the daemon); stdin chunks become stdin frames, written with the socket's
+ * back-pressure honoured. `finish` (or the client half-closing) closes the process's stdin when
+ * `closeStdinAtEof`; otherwise it only ends this client's input (a tty, or a later attach).
+ */
+export async function bridgeStream(stateDir: string, s: StdioStream, opts: { stdin: boolean; output: boolean; closeStdinAtEof: boolean }): Promise<StreamBridge> {
+  const mon = await connectAttach(stateDir);
+  mon.on('error', () => undefined);
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    mon.destroy();
+  };
+
+  const done = new Promise<number | undefined>((resolve) => {
+    const decoder = new FrameDecoder();
+    let exitCode: number | undefined;
+    let pending = 0;
+    let lastSend: Promise<void> = Promise.resolve();
+    mon.on('data', (chunk: Buffer) => {
+      decoder.push(chunk, (type, payload) => {
+        if (type === Frame.EXIT && payload.length >= 4) exitCode = payload.readInt32BE(0);
+        if ((type !== Frame.STDOUT && type !== Frame.STDERR) || !opts.output || payload.length === 0) return;
+        pending++;
+        mon.pause();
+        lastSend = s.send(type === Frame.STDOUT ? 'stdout' : 'stderr', Buffer.from(payload)).then(() => {
+          if (--pending === 0 && !mon.destroyed) mon.resume();
+        });
+      });
+    });
+    // What was already sent goes out before `done`.
+    mon.once('close', () => void lastSend.then(() => resolve(exitCode)));
+  });
+
+  // Input runs on its own; the client leaving is seen through `gone` (also after a half-close).
+  void (async () => {
+    let open = opts.stdin;
+    const closeStdin = () => {
+      if (open && opts.closeStdinAtEof && !mon.destroyed) mon.write(frame(Frame.STDIN));
+      open = false;
+    };
+    try {
+      for await (const m of s.input) {
+        if (released) break;
+        if (open && m.data.length > 0 && !mon.destroyed && !mon.write(frame(Frame.STDIN, m.data))) {
+          await new Promise<void>((r) => {
+            mon.once('drain', r);
+            mon.once('close', r);
+          });
+        }
+        if (m.finish) closeStdin();
+      }
+      closeStdin();
+    } catch {
+      /* the client cancelled: `gone` settles */
+    }
+  })();
+  const clientGone = s.gone;
+  return { done, clientGone, release };
+}
+
+/**
+ * Connects a client's stdio to the monitor behind `stateDir` while the monitor holds the output
+ * (before the process runs, so nothing is lost). `tty`: the process has a terminal.
+ */
+export type StdioAttacher = (stateDir: string, o: { tty: boolean }) => Promise<void>;
+
+/** The attacher of a local client's FIFOs (Start's stdin/stdout/stderr paths); none without FIFOs. */
+export function fifoAttacher(fifos: ClientFifos): StdioAttacher | undefined {
+  if (!fifos.stdin && !fifos.stdout && !fifos.stderr) return undefined;
+  return async (stateDir, { tty }) => {
+    await bridgeFifos(stateDir, fifos, { closeStdinAtEof: !tty });
+  };
+}

@@ -11,7 +11,7 @@ import { bindBidi, bindServerStream, bindUnary, grpcDefinition } from '../server
 import { bindListeners, removeSockets } from '../server/listeners';
 import { containerCopy } from '../server/services/container-copy';
 import { containerExec } from '../server/services/container-exec';
-import { containerAttach } from '../server/services/container-attach';
+import { containerStdio } from '../server/services/container-stdio';
 import { containerService } from '../server/services/container-service';
 import { containerStreams } from '../server/services/container-streams';
 import { volumeService } from '../server/services/volume-service';
@@ -165,7 +165,7 @@ export async function runDaemon(args: string[], env: NodeJS.ProcessEnv = process
       ...bindServerStream(ContainerService, containerStreams(box, engine.events), logger),
       ...bindBidi(ContainerService, containerCopy(box), logger),
       ...bindUnary(ContainerService, containerExec(box), logger),
-      ...bindBidi(ContainerService, containerAttach(box), logger),
+      ...bindBidi(ContainerService, containerStdio(box), logger),
     });
     const imageDeps = { images, puller: engine.puller, registry: engine.registry, auths: engine.auths };
     server.addService(grpcDefinition(ImagesService), {

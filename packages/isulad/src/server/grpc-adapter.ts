@@ -107,7 +107,11 @@ export interface StreamCall<Req, Res> extends CallContext {
   send(message: DeepPartial<Res>): Promise<void>;
   /** Sends the initial metadata now, before any response message; only the first call counts. */
   sendMetadata(metadata: Record<string, string>): void;
+  /** Trailing metadata for a call that ends OK (upstream's streams put `cc`/`errmsg`/`exit_code` there). */
+  setTrailers(metadata: Record<string, string>): void;
   cancelled(): boolean;
+  /** Settles when the client cancels the call (or the connection is lost). */
+  whenCancelled: Promise<void>;
 }
 
 /**
@@ -204,7 +208,12 @@ export function bindBidi<S extends ServiceDescriptor>(svc: S, impl: BidiImpl<S>,
     const serve = (call: GrpcStream, respond?: grpc.sendUnaryData<unknown>) => {
       log.debug({ rpc: m.path, peer: call.getPeer() }, 'rpc stream');
       let cancelled = false;
-      call.on('cancelled', () => (cancelled = true));
+      const whenCancelled = new Promise<void>((resolve) =>
+        call.on('cancelled', () => {
+          cancelled = true;
+          resolve();
+        }),
+      );
       let metadataSent = false;
       const sendMetadata = (md: Record<string, string>) => {
         if (metadataSent || cancelled) return;
@@ -222,15 +231,20 @@ export function bindBidi<S extends ServiceDescriptor>(svc: S, impl: BidiImpl<S>,
           else w.once('drain', () => resolve());
         });
       };
+      let trailers: grpc.Metadata | undefined;
+      const setTrailers = (md: Record<string, string>) => {
+        trailers = new grpc.Metadata();
+        for (const [k, v] of Object.entries(md)) trailers.set(k, v);
+      };
       const messages: AsyncIterable<unknown> = m.requestStream
         ? incoming(call as grpc.ServerDuplexStream<unknown, unknown>, () => cancelled)
         : (async function* one() {
             yield (call as grpc.ServerWritableStream<unknown, unknown>).request;
           })();
-      handler({ messages, send, sendMetadata, metadata: call.metadata, peer: call.getPeer(), cancelled: () => cancelled }).then(
+      handler({ messages, send, sendMetadata, setTrailers, whenCancelled, metadata: call.metadata, peer: call.getPeer(), cancelled: () => cancelled }).then(
         (res) => {
-          if (respond) respond(null, m.createResponse((res ?? {}) as DeepPartial<unknown>));
-          else (call as grpc.ServerWritableStream<unknown, unknown>).end();
+          if (respond) respond(null, m.createResponse((res ?? {}) as DeepPartial<unknown>), trailers);
+          else (call as grpc.ServerWritableStream<unknown, unknown>).end(trailers);
         },
         (err: unknown) => {
           log.error({ err, rpc: m.path }, 'rpc stream failed');

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { ErrorCode, parseContainerConfig, parseHostConfig, type ContainerService } from '@isula/protocol';
 import type { Containers } from '../../container/containers';
 import { ContainerError } from '../../container/errors';
+import { fifoAttacher } from '../../container/stdio';
 import { readCgroupStats } from '../../container/stats/cgroup-v1';
 import { top } from '../../container/top/ps';
 import { healthStateForList } from '../../container/health/health';
@@ -71,7 +72,7 @@ export function containerService(ctx: DaemonContext, box: Containers): UnaryImpl
       inBand(async () => {
         const fifos = { stdin: req.attachStdin ? req.stdin : undefined, stdout: req.attachStdout ? req.stdout : undefined, stderr: req.attachStderr ? req.stderr : undefined };
         for (const p of Object.values(fifos)) if (p !== undefined && p !== '' && !isAbsolute(p)) throw new ContainerError(`Invalid fifo path ${p}`, ErrorCode.INPUT);
-        const rec = await box.start(req.id, { stdin: fifos.stdin || undefined, stdout: fifos.stdout || undefined, stderr: fifos.stderr || undefined });
+        const rec = await box.start(req.id, fifoAttacher({ stdin: fifos.stdin || undefined, stdout: fifos.stdout || undefined, stderr: fifos.stderr || undefined }));
         return { id: rec.id, cc: 0, errmsg: '' };
       }),
     Stop: (req) =>
