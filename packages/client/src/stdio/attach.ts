@@ -6,14 +6,15 @@ import { startContainer, waitContainer, WaitCondition } from '../containers';
 import { PassThrough } from 'node:stream';
 import { cleanupOnSignals, createFifos, FifoCopier, removeFifos, type FifoPaths, type StdioStreams } from './fifos';
 import { DetachKeyDetector, enterRawMode, forwardWindowSize, type RawMode } from './tty';
+import { attachHeaders, checkStreamTrailers } from '../attach';
+import { openStdioSession, type StdioMessages } from './stream-session';
 
-/** Attaching (`run` without -d, `start -a`) needs the RemoteStart stream on a tcp host, which is not there yet. */
-export class AttachUnsupportedError extends Error {
-  constructor() {
-    super('Attaching over tcp is not supported yet');
-    this.name = 'AttachUnsupportedError';
-  }
-}
+const REMOTE_START_PATH = methodPath('containers.ContainerService', 'RemoteStart');
+const REMOTE_START_MESSAGES: StdioMessages = {
+  encodeStdin: (data) => c.RemoteStartRequest.encode({ stdin: data, finish: false }).finish(),
+  encodeFinish: () => c.RemoteStartRequest.encode({ stdin: Buffer.alloc(0), finish: true }).finish(),
+  decode: (m) => c.RemoteStartResponse.decode(m),
+};
 
 /** Which step of an attached start failed, with the original error (DaemonError, ConnectError...). */
 export class AttachedStartError extends Error {
@@ -117,12 +118,13 @@ function detachFilter(input: NodeJS.ReadableStream): { stream: PassThrough; deta
 }
 
 /**
- * Starts a container with its standard streams connected to the local ones through FIFOs (unix
- * socket hosts), waits for it, and resolves with its exit code once its output is drained. The
- * FIFO directory is removed in every case, signals included.
+ * Starts a container with its standard streams connected to the local ones, waits for it, and
+ * resolves with its exit code once its output is drained: through FIFOs on a unix socket host (the
+ * FIFO directory is removed in every case, signals included), through the RemoteStart stream on a
+ * tcp host.
  */
 export async function startAttached(client: IsulaClient, o: AttachedStartOptions): Promise<number> {
-  if (client.endpoint.kind === 'tcp') throw new AttachUnsupportedError();
+  if (client.endpoint.kind === 'tcp') return startAttachedRemote(client, o);
   let fifos: FifoPaths;
   try {
     fifos = await createFifos(o.container, { stdin: o.stdin, stdout: true, stderr: true }, 'start', o.runDir);
@@ -183,5 +185,54 @@ export async function startAttached(client: IsulaClient, o: AttachedStartOptions
   } finally {
     uninstall();
     cleanup();
+  }
+}
+
+/**
+ * RemoteStart (tcp hosts, as upstream's client): the daemon starts the container with this stream
+ * as its stdio and ends the call once the output has ended (trailers `cc`/`errmsg` say whether the
+ * start worked); then Wait gives the exit code. With a tty the window size follows the local one
+ * from the moment the daemon answers (the container runs), and ctrl-p ctrl-q leaves.
+ */
+async function startAttachedRemote(client: IsulaClient, o: AttachedStartOptions): Promise<number> {
+  const keys = o.tty === true && o.stdin && o.io.stdin !== undefined;
+  const raw = keys ? enterRawMode(o.io.stdin) : undefined;
+  let stopResize: (() => void) | undefined;
+  let over = false;
+  try {
+    const session = openStdioSession(client, {
+      path: REMOTE_START_PATH,
+      metadata: attachHeaders(o.container, { stdin: o.stdin, stdout: true, stderr: true }),
+      messages: REMOTE_START_MESSAGES,
+      stdin: o.stdin ? o.io.stdin : undefined,
+      stdout: o.io.stdout,
+      stderr: o.io.stderr,
+      detachKeys: keys,
+    });
+    if (o.tty) {
+      session.headers.then(
+        () => {
+          if (!over) stopResize = forwardWindowSize(client, o.container, o.io.stdout);
+        },
+        () => undefined,
+      );
+    }
+    let end;
+    try {
+      end = await session.done;
+      if (end.reason === 'ended') checkStreamTrailers(end.trailers);
+    } catch (err) {
+      throw new AttachedStartError('start', err);
+    }
+    if (end.reason === 'detached') return 0; // ctrl-p ctrl-q: leave, the container runs on
+    try {
+      return await waitContainer(client, o.container, o.waitCondition ?? WaitCondition.STOPPED);
+    } catch (err) {
+      throw new AttachedStartError('wait', err);
+    }
+  } finally {
+    over = true;
+    stopResize?.();
+    raw?.restore();
   }
 }

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants as fsc, mkdirSync, openSync, closeSync, rmdirSync, rmSync } from 'node:fs';
+import { close, constants as fsc, mkdirSync, open, openSync, closeSync, rmdirSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { CLIENT_RUN_DIR } from '@isula/protocol';
@@ -92,30 +92,73 @@ function pipeFromFd(path: string, flags: number, readable: boolean): Socket {
   }
 }
 
+/**
+ * Local stdin into in-fifo. The FIFO's write end is opened blocking (in the thread pool): it
+ * completes once the daemon has opened its reader, so input written and closed early (a pipe that
+ * ends at once) is never lost in a FIFO nobody reads yet. Our only writer is closed once stdin has
+ * ended and everything went out: the daemon then sees EOF. `stop` also releases a pending open.
+ */
+export function stdinToFifo(path: string, source: NodeJS.ReadableStream): { stop: () => void } {
+  let stopped = false;
+  let sock: Socket | undefined;
+  let opened = false;
+  const release = () => {
+    source.pause();
+    // Local stdin must not keep the process alive once the process is gone.
+    (source as unknown as { destroy?: () => void }).destroy?.();
+  };
+  open(path, fsc.O_WRONLY, (err, fd) => {
+    opened = true;
+    if (err) return;
+    if (stopped) {
+      close(fd, () => undefined);
+      return;
+    }
+    const out = new Socket({ fd, readable: false, writable: true });
+    sock = out;
+    out.on('error', () => {
+      stopped = true;
+      release();
+    });
+    source.on('data', (chunk: Buffer | string) => {
+      if (!out.destroyed && !out.write(chunk)) {
+        source.pause();
+        out.once('drain', () => source.resume());
+      }
+    });
+    source.once('end', () => {
+      if (out.destroyed) return;
+      // A FIFO has no shutdown(): close our only writer once everything went out.
+      if (out.writableLength === 0) out.destroy();
+      else out.once('drain', () => out.destroy());
+    });
+    source.resume();
+  });
+  return {
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      sock?.destroy();
+      release();
+      if (!opened) {
+        // The daemon never opened its end: open it ourselves so the pending open completes.
+        open(path, fsc.O_RDONLY | fsc.O_NONBLOCK, (err, fd) => {
+          if (!err) setTimeout(() => close(fd, () => undefined), 100);
+        });
+      }
+    },
+  };
+}
+
 /** The copying between the local streams and the FIFOs; `done` settles once both outputs hit EOF. */
 export class FifoCopier {
   private readonly sockets: Socket[] = [];
   private lastOutput = Date.now();
-  private readonly input: Socket | undefined;
-  private stdinSource: NodeJS.ReadableStream | undefined;
-  private readonly onStdinData = (chunk: Buffer | string) => {
-    if (this.input && !this.input.destroyed && !this.input.write(chunk)) {
-      this.stdinSource?.pause();
-      this.input.once('drain', () => this.stdinSource?.resume());
-    }
-  };
-  private readonly onStdinEnd = () => {
-    // Close our (only) writer once what was written has gone out: the daemon's reader then sees EOF.
-    // (end() alone would try a socket shutdown, which a FIFO does not have.)
-    const input = this.input;
-    if (!input || input.destroyed) return;
-    if (input.writableLength === 0) input.destroy();
-    else input.once('drain', () => input.destroy());
-  };
+  private input: { stop: () => void } | undefined;
   /** Resolves once every attached output stream has reached EOF (or was closed by `close`). */
   readonly done: Promise<void>;
 
-  /** Opens the client ends of the FIFOs; call before StartRequest so the daemon finds readers/writers. */
+  /** Opens the client ends of the output FIFOs; call before the request so the daemon finds readers. */
   constructor(
     readonly fifos: FifoPaths,
     private readonly io: StdioStreams,
@@ -124,12 +167,6 @@ export class FifoCopier {
     try {
       if (fifos.stdout) ends.push(this.output(fifos.stdout, io.stdout));
       if (fifos.stderr) ends.push(this.output(fifos.stderr, io.stderr));
-      if (fifos.stdin) {
-        // O_RDWR: the open never waits for a reader, and the daemon's reader sees EOF once we close.
-        this.input = pipeFromFd(fifos.stdin, fsc.O_RDWR, false);
-        this.input.on('error', () => this.stopStdin());
-        this.sockets.push(this.input);
-      }
     } catch (err) {
       this.close();
       throw err;
@@ -156,22 +193,8 @@ export class FifoCopier {
 
   /** Starts copying local stdin into in-fifo (only when stdin is attached); the FIFO is closed at stdin EOF. */
   startStdin(): void {
-    if (!this.input || !this.io.stdin || this.stdinSource) return;
-    this.stdinSource = this.io.stdin;
-    this.stdinSource.on('data', this.onStdinData);
-    this.stdinSource.once('end', this.onStdinEnd);
-    this.stdinSource.resume();
-  }
-
-  private stopStdin(): void {
-    const src = this.stdinSource;
-    if (!src) return;
-    this.stdinSource = undefined;
-    src.removeListener('data', this.onStdinData);
-    src.removeListener('end', this.onStdinEnd);
-    src.pause();
-    // Local stdin must not keep the process alive once the container is gone.
-    (src as unknown as { destroy?: () => void }).destroy?.();
+    if (!this.fifos.stdin || !this.io.stdin || this.input) return;
+    this.input = stdinToFifo(this.fifos.stdin, this.io.stdin);
   }
 
   /**
@@ -198,7 +221,7 @@ export class FifoCopier {
 
   /** Stops all copying and closes every FIFO end (idempotent). */
   close(): void {
-    this.stopStdin();
+    this.input?.stop();
     for (const s of this.sockets) s.destroy();
   }
 }

@@ -1,5 +1,6 @@
 import type { IsulaClient } from '../client';
 import { resizeTty } from '../exec';
+export { DETACH_KEYS, DetachKeyDetector } from '@isula/protocol';
 
 /*
  * The local terminal while attached to a container with a tty (`run -it`, `start -a`, `attach`):
@@ -7,9 +8,6 @@ import { resizeTty } from '../exec';
  * detach sequence ctrl-p ctrl-q spotted in the keyboard bytes, and the window size forwarded
  * through the Resize RPC at start and on SIGWINCH.
  */
-
-/** ctrl-p ctrl-q, upstream's (and Docker's) default detach keys. */
-export const DETACH_KEYS = Buffer.from([0x10, 0x11]);
 
 /** A stream that may be a terminal (process.stdin is a tty.ReadStream when it is one). */
 interface MaybeTty {
@@ -55,37 +53,6 @@ export function enterRawMode(input: NodeJS.ReadableStream = process.stdin): RawM
   for (const [sig, h] of handlers) process.once(sig, h);
   process.once('exit', onExit);
   return { active: true, restore };
-}
-
-/**
- * Spots the detach sequence in a byte stream. `push` returns the bytes to forward (a prefix of the
- * sequence is held back until the next byte shows whether it is one) and whether the sequence was
- * completed (bytes after it are dropped, as the client is leaving).
- */
-export class DetachKeyDetector {
-  private matched = 0;
-
-  constructor(private readonly keys: Buffer = DETACH_KEYS) {}
-
-  push(chunk: Buffer): { forward: Buffer; detach: boolean } {
-    const out: number[] = [];
-    for (const byte of chunk) {
-      if (byte === this.keys[this.matched]) {
-        this.matched++;
-        if (this.matched === this.keys.length) {
-          this.matched = 0;
-          return { forward: Buffer.from(out), detach: true };
-        }
-        continue;
-      }
-      // Not the sequence after all: the held-back prefix goes out, then this byte is looked at afresh.
-      for (let i = 0; i < this.matched; i++) out.push(this.keys[i]!);
-      this.matched = 0;
-      if (byte === this.keys[0]) this.matched = 1;
-      else out.push(byte);
-    }
-    return { forward: Buffer.from(out), detach: false };
-  }
 }
 
 /** The terminal's size (rows, columns), when `output` (else stdout, else stderr) is a terminal. */

@@ -31,6 +31,7 @@ const SERVICE = {
   EarlyAnswer: method('EarlyAnswer', true, false),
   Watch: method('Watch', true, true),
   Single: method('Single', false, true),
+  Flood: method('Flood', false, true),
 };
 
 const u32 = (n: number) => {
@@ -40,6 +41,8 @@ const u32 = (n: number) => {
 };
 
 let cancelledSeen = 0;
+/** Bytes the Flood handler managed to hand to grpc-js without being told to wait. */
+let floodWritten = 0;
 
 const handlers: grpc.UntypedServiceImplementation = {
   /** Counts messages and bytes; answers `count,bytes` after the client half-closes; echoes x-echo as initial metadata. */
@@ -96,6 +99,20 @@ const handlers: grpc.UntypedServiceImplementation = {
     call.write(call.request);
     call.end();
   },
+};
+
+/** Writes 64 KiB messages (32 MiB in all) honouring backpressure, counting what went out. */
+handlers.Flood = (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+  floodWritten = 0;
+  const chunk = Buffer.alloc(64 << 10, 7);
+  const pump = () => {
+    while (floodWritten < 32 << 20) {
+      floodWritten += chunk.length;
+      if (!call.write(chunk)) return void call.once('drain', pump);
+    }
+    call.end();
+  };
+  pump();
 };
 
 let server: grpc.Server;
@@ -272,6 +289,22 @@ describe('h2-lite client-streaming and bidi calls', () => {
     expect(await rejection(call.done)).toBeInstanceOf(ConnectError);
     expect(await rejection(call.headers)).toBeInstanceOf(ConnectError);
     gone.close();
+  });
+
+  it('pause() holds the flow-control credit back: the server stalls until resume()', async () => {
+    let received = 0;
+    const call = conn.stream('/test.Stream/Flood', { onMessage: (m) => (received += m.length) });
+    call.write(Buffer.alloc(0));
+    call.end();
+    call.pause();
+    await new Promise((r) => setTimeout(r, 500));
+    // Stream window (4 MiB) plus what grpc-js buffers before saying "wait": far below 32 MiB.
+    expect(floodWritten).toBeLessThan(12 << 20);
+    const stalledAt = received;
+    expect(stalledAt).toBeLessThanOrEqual(4 << 20);
+    call.resume();
+    await call.done;
+    expect(received).toBe(32 << 20);
   });
 
   it('many concurrent bidi calls on one connection', async () => {

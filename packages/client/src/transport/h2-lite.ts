@@ -177,6 +177,23 @@ export class H2Stream {
   cancel(): void {
     this.session.reset(this, CANCEL, undefined);
   }
+
+  /** @internal Response data is not handed back to the peer's window while paused. */ receivePaused = false;
+
+  /**
+   * Stops returning flow-control credit for response data: the daemon stops sending once the
+   * stream window (4 MiB) is used up. For a consumer that cannot keep up (a slow stdout).
+   */
+  pauseReceive(): void {
+    this.receivePaused = true;
+  }
+
+  /** Hands the credit held back by `pauseReceive` to the daemon again. */
+  resumeReceive(): void {
+    if (!this.receivePaused) return;
+    this.receivePaused = false;
+    if (!this.done) this.session.ackReceived(this);
+  }
 }
 
 /** One HTTP/2 connection (client side). */
@@ -513,11 +530,15 @@ export class H2Session {
     if (endStream) return this.endRemote(s);
     // Consumed (onData has run): hand the window back once half of it is used.
     s.recvUnacked += payload.length;
-    if (s.recvUnacked >= STREAM_WINDOW / 2) {
-      this.sendWindowUpdate(s.id, s.recvUnacked);
-      s.recvWindow += s.recvUnacked;
-      s.recvUnacked = 0;
-    }
+    this.ackReceived(s);
+  }
+
+  /** @internal Returns a stream's consumed window to the peer (not while its owner paused receiving). */
+  ackReceived(s: H2Stream): void {
+    if (s.receivePaused || s.recvUnacked < STREAM_WINDOW / 2) return;
+    this.sendWindowUpdate(s.id, s.recvUnacked);
+    s.recvWindow += s.recvUnacked;
+    s.recvUnacked = 0;
   }
 
   private onHeaders(flags: number, id: number, payload: Buffer): void {
@@ -770,6 +791,9 @@ export interface GrpcCall {
   end(): void;
   /** Abandons the call (RST_STREAM CANCEL); `done` rejects with RpcError CANCELLED. */
   cancel(): void;
+  /** Stops taking response data from the daemon (flow control) until `resume`: for a slow consumer. */
+  pause(): void;
+  resume(): void;
   /** Resolves with the response headers once the daemon answers (rejects as `done` if it never does). */
   readonly headers: Promise<IncomingHttpHeaders>;
   readonly done: Promise<CallEnd>;
@@ -952,6 +976,8 @@ export class GrpcConnection {
         stream.cancel();
         settle(new RpcError(GrpcStatus.CANCELLED, 'Cancelled on client'));
       },
+      pause: () => stream?.pauseReceive(),
+      resume: () => stream?.resumeReceive(),
       headers,
       done,
     };

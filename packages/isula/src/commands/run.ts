@@ -19,12 +19,6 @@ export default class RunCommand extends IsulaCommand {
     }
     if (ctx.options.interactive === true || ctx.options.tty === true) requireRootFor('run -i/-t');
     const parts = buildCreateRequest(ctx.options, ctx.args, process.env, { command: 'run' });
-    const attach = !detach;
-    // Attaching needs RemoteStart on a tcp host: refuse before creating anything.
-    if (attach && ctx.client().endpoint.kind === 'tcp') {
-      ctx.stderr.write('Attaching over tcp is not supported yet\n');
-      return 1;
-    }
     let id: string;
     try {
       id = await createWithPull(ctx, parts);

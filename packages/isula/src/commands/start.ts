@@ -1,5 +1,5 @@
 import { findIsulaCommand } from '@isula/argv';
-import { AttachedStartError, AttachUnsupportedError, ConnectError, DaemonError, inspectContainerJson, startAttached, startContainer, WaitCondition } from '@isula/client';
+import { AttachedStartError, ConnectError, DaemonError, inspectContainerJson, startAttached, startContainer, WaitCondition } from '@isula/client';
 import { IsulaCommand, type CommandContext } from '../command-base';
 import { describeFailure, UsageError } from '../render/errors';
 
@@ -24,8 +24,9 @@ function waitFailureExitCode(err: unknown): number {
 }
 
 /**
- * `run` (not detached) / `start -a`: start with local stdio through FIFOs, wait, and return the
- * container's exit code; errors are reported here with upstream's exit statuses.
+ * `run` (not detached) / `start -a`: start with local stdio attached (FIFOs on a unix socket host,
+ * the RemoteStart stream on a tcp host), wait, and return the container's exit code; errors are
+ * reported here with upstream's exit statuses.
  */
 export async function startAndAttach(ctx: CommandContext, container: string, o: { stdin: boolean; autoRemove: boolean; tty?: boolean }): Promise<number> {
   try {
@@ -37,10 +38,6 @@ export async function startAndAttach(ctx: CommandContext, container: string, o: 
       io: { stdin: o.stdin ? process.stdin : undefined, stdout: ctx.stdout, stderr: ctx.stderr },
     });
   } catch (err) {
-    if (err instanceof AttachUnsupportedError) {
-      ctx.stderr.write(`${err.message}\n`);
-      return 1;
-    }
     if (err instanceof AttachedStartError) {
       ctx.stderr.write(`${describeFailure(err.cause).message}\n`);
       if (err.phase === 'start') return startFailureExitCode(err.cause);
