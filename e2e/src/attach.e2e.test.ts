@@ -11,7 +11,7 @@ afterEach(async () => {
   for (const r of spawned.splice(0)) r.kill('SIGKILL');
   await suite.stopDaemons();
 });
-afterAll(() => suite.removeCgroupParent());
+afterAll(() => suite.finish());
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 

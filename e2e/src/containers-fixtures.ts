@@ -2,7 +2,7 @@ import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { startDaemon, type DaemonOptions, type TestDaemon } from './harness';
-import { busyboxImage } from './images-fixtures';
+import { busyboxImage, cleanupFixtures } from './images-fixtures';
 
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 
@@ -31,6 +31,11 @@ export function containerSuite(tag: string) {
     },
     async stopDaemons(): Promise<void> {
       await Promise.all(daemons.splice(0).map((d) => d.cleanup()));
+    },
+    /** When the suite ends: the cgroup parent and the fixture files (busybox image) go. */
+    finish(): void {
+      this.removeCgroupParent();
+      cleanupFixtures();
     },
     removeCgroupParent(): void {
       for (const ctrl of existsSync(CGROUP_ROOT) ? readdirSync(CGROUP_ROOT) : []) {

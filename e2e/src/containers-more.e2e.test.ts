@@ -8,7 +8,6 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSyn
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ISULA, REPO, run, sleep, waitFor, type TestDaemon } from './harness';
-import { cleanupFixtures } from './images-fixtures';
 import { CGROUP_ROOT, containerSuite, ok } from './containers-fixtures';
 
 const suite = containerSuite('more');
@@ -23,8 +22,7 @@ afterEach(async () => {
   for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 afterAll(() => {
-  cleanupFixtures();
-  suite.removeCgroupParent();
+  suite.finish();
 });
 
 function scratch(prefix: string): string {

@@ -10,7 +10,7 @@ const CGROUP_PARENT = suite.cgroupParent;
 
 afterEach(() => suite.stopDaemons());
 afterAll(() => {
-  suite.removeCgroupParent();
+  suite.finish();
 });
 
 const inspect = async (d: TestDaemon, name: string, format: string) => (await ok(d, ['inspect', '-f', format, name])).stdout.trim();

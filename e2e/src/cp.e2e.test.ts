@@ -15,7 +15,7 @@ const { daemonWithBusybox } = suite;
 
 afterEach(() => suite.stopDaemons());
 afterAll(() => {
-  suite.removeCgroupParent();
+  suite.finish();
 });
 
 /**

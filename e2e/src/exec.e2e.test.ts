@@ -9,7 +9,7 @@ const { daemonWithBusybox } = suite;
 
 afterEach(() => suite.stopDaemons());
 afterAll(() => {
-  suite.removeCgroupParent();
+  suite.finish();
 });
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
