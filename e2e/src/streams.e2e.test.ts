@@ -65,9 +65,9 @@ function clientArgv(d: TestDaemon, host: string, args: string[]): string[] {
 }
 
 /** `isula <args>` over `host` to completion (stdin empty). */
-function runClient(d: TestDaemon, host: string, args: string[]): Promise<RunResult> {
+function runClient(d: TestDaemon, host: string, args: string[], input?: string): Promise<RunResult> {
   const [cmd, ...rest] = clientArgv(d, host, args);
-  return run(cmd!, rest, { timeoutMs: 30_000 });
+  return run(cmd!, rest, { timeoutMs: 30_000, input });
 }
 
 /** A client left running, in a process group of its own (nsenter forks the isula client). */
@@ -361,6 +361,14 @@ for (const [i, transport] of (['unix', 'tcp'] as const).entries()) {
       // --rm: the container is gone again.
       await waitFor('the --rm container removed', async () => ((await ok(d, ['ps', '-a', '-q'])).stdout === before ? true : undefined), 10_000, 200);
     }, 60_000);
+
+    it('run -i: stdin that ends at once is never lost, and its end closes the container stdin', async () => {
+      // A short input written and closed before the container even starts (the old race).
+      for (let i = 0; i < 4; i++) {
+        const r = await runClient(d, host, ['run', '-i', '--rm', 'busybox', 'sh', '-c', 'cat; echo eof; exit 4'], `line ${i}\n`);
+        expect({ code: r.code, stdout: r.stdout }, r.stderr).toEqual({ code: 4, stdout: `line ${i}\neof\n` });
+      }
+    }, 90_000);
 
     it('run -it on a pty: type, read, resize, ctrl-p ctrl-q detach, re-attach, exit 5', async () => {
       const t = startOnPty(d, host, ['run', '-it', '--name', 'shell', 'busybox', 'sh']);
