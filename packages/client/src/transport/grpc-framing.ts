@@ -29,24 +29,29 @@ export class FrameDecoder {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
 
+  /** Bytes the message at the head needs in all, once its header is known (no concat before). */
+  private need = GRPC_HEADER_BYTES;
+
   push(chunk: Buffer): Buffer[] {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     const out: Buffer[] = [];
     for (;;) {
-      if (this.pendingBytes < GRPC_HEADER_BYTES) break;
+      if (this.pendingBytes < Math.max(GRPC_HEADER_BYTES, this.need)) break;
       const buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
       const compressed = buf.readUInt8(0);
       const length = buf.readUInt32BE(1);
       if (compressed !== 0) throw new RpcError(GrpcStatus.INTERNAL, 'compressed gRPC messages are not supported');
       if (buf.length < GRPC_HEADER_BYTES + length) {
         this.pending = [buf];
+        this.need = GRPC_HEADER_BYTES + length;
         break;
       }
       out.push(buf.subarray(GRPC_HEADER_BYTES, GRPC_HEADER_BYTES + length));
       const rest = buf.subarray(GRPC_HEADER_BYTES + length);
       this.pending = rest.length > 0 ? [rest] : [];
       this.pendingBytes = rest.length;
+      this.need = GRPC_HEADER_BYTES;
     }
     return out;
   }

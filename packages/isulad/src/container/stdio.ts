@@ -167,7 +167,8 @@ export async function bridgeStream(stateDir: string, s: StdioStream, opts: { std
         if ((type !== Frame.STDOUT && type !== Frame.STDERR) || !opts.output || payload.length === 0) return;
         pending++;
         mon.pause();
-        lastSend = s.send(type === Frame.STDOUT ? 'stdout' : 'stderr', Buffer.from(payload)).then(() => {
+        // The payload is a view of the read; send serializes it at once, so no copy is needed.
+        lastSend = s.send(type === Frame.STDOUT ? 'stdout' : 'stderr', payload).then(() => {
           if (--pending === 0 && !mon.destroyed) mon.resume();
         });
       });

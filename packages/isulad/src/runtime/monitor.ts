@@ -208,19 +208,47 @@ export function frame(type: number, payload: Buffer = Buffer.alloc(0)): Buffer {
   return Buffer.concat([head, payload]);
 }
 
-/** Splits the attach socket's byte stream into frames. */
+/**
+ * Splits the attach socket's byte stream into frames. Payloads are views of the chunks read (no
+ * copy); only a frame split across two reads is assembled, so a 200 MB stream is not copied again.
+ */
 export class FrameDecoder {
-  private buf: Buffer = Buffer.alloc(0);
+  /** The start of a frame whose end has not arrived yet. */
+  private rest: Buffer | undefined;
+
   push(chunk: Buffer, onFrame: (type: number, payload: Buffer) => void): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    while (this.buf.length >= 5) {
-      const len = this.buf.readUInt32BE(1);
-      if (this.buf.length < 5 + len) break;
-      const type = this.buf[0]!;
-      const payload = this.buf.subarray(5, 5 + len);
-      this.buf = this.buf.subarray(5 + len);
+    let pos = 0;
+    if (this.rest) {
+      let rest = this.rest;
+      if (rest.length < 5) {
+        const take = Math.min(5 - rest.length, chunk.length);
+        rest = Buffer.concat([rest, chunk.subarray(0, take)]);
+        pos = take;
+        if (rest.length < 5) {
+          this.rest = rest;
+          return;
+        }
+      }
+      const total = 5 + rest.readUInt32BE(1);
+      const take = Math.min(total - rest.length, chunk.length - pos);
+      rest = Buffer.concat([rest, chunk.subarray(pos, pos + take)]);
+      pos += take;
+      if (rest.length < total) {
+        this.rest = rest;
+        return;
+      }
+      this.rest = undefined;
+      onFrame(rest[0]!, rest.subarray(5));
+    }
+    while (chunk.length - pos >= 5) {
+      const len = chunk.readUInt32BE(pos + 1);
+      if (chunk.length - pos < 5 + len) break;
+      const type = chunk[pos]!;
+      const payload = chunk.subarray(pos + 5, pos + 5 + len);
+      pos += 5 + len;
       onFrame(type, payload);
     }
+    this.rest = pos < chunk.length ? chunk.subarray(pos) : undefined;
   }
 }
 
