@@ -25,6 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { containers, CONTAINER_TARGETS } from './containers.mjs';
+import { execBench, EXEC_TARGETS } from './exec.mjs';
 import { writeOciLayout } from './oci-fixture.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -1406,6 +1407,12 @@ const SECTIONS = {
     explicitOnly: true,
     run: (o, report) => containers(o, report, ctx),
   },
+  exec: {
+    describe: 'exec C true latency and exec C cat of a 200 MiB file (MB/s): isula vs private dockerd and podman, next to a bare node start (installs docker.io/podman if missing)',
+    needsRoot: true,
+    explicitOnly: true,
+    run: (o, report) => execBench(o, report, ctx),
+  },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1414,7 +1421,7 @@ function usage() {
   return [
     'usage: node tools/bench/bench.mjs [section ...] [options]',
     '',
-    'sections (default: all but containers, which installs and starts docker/podman: name it to run it):',
+    'sections (default: all but containers and exec, which install and start docker/podman: name them to run them):',
     ...Object.entries(SECTIONS).map(([k, s]) => `  ${k.padEnd(12)} ${s.describe}`),
     '',
     'options:',
@@ -1529,7 +1536,7 @@ async function main() {
   }
 
   const startedAt = new Date();
-  const result = { startedAt: startedAt.toISOString(), options: o, targets: { ...TARGETS, containers: CONTAINER_TARGETS }, meta: meta(), loadBefore: loadavg(), sections: {} };
+  const result = { startedAt: startedAt.toISOString(), options: o, targets: { ...TARGETS, containers: CONTAINER_TARGETS, exec: EXEC_TARGETS }, meta: meta(), loadBefore: loadavg(), sections: {} };
   const head = [];
   head.push(`isula-ts bench  ${result.startedAt}  sections: ${o.sections.join(', ')}  runs: ${o.runs}`);
   head.push(`host: ${result.meta.cpus} x ${result.meta.cpuModel ?? '?'}, ${result.meta.memTotalMiB} MiB, kernel ${result.meta.kernel}, node ${process.version}, ${result.meta.hyperfine}`);
