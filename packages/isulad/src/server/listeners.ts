@@ -1,10 +1,11 @@
-import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError, type DaemonConfig, type HostAddress } from '../config';
 import type { DaemonLogger } from '../log/logger';
 import { lookupGroupId } from '../os/groups';
+import { serverCredentials } from './tls';
 
 const UNIX_SOCKET_MODE = 0o660;
 
@@ -37,22 +38,6 @@ async function prepareUnixPath(path: string): Promise<void> {
   await unlink(path);
 }
 
-async function serverCredentials(config: DaemonConfig): Promise<grpc.ServerCredentials> {
-  if (!config.tls) return grpc.ServerCredentials.createInsecure();
-  const { caFile, certFile, keyFile } = config.tlsConfig;
-  const read = async (file: string, label: string) => {
-    try {
-      return await readFile(file);
-    } catch {
-      throw new ConfigError(`Invalid ${label}(${file})`);
-    }
-  };
-  const ca = config.tlsVerify ? await read(caFile, 'CaFile') : null;
-  const cert = await read(certFile, 'CertFile');
-  const key = await read(keyFile, 'CertFile'); // upstream reports a bad key under the same label
-  return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], config.tlsVerify);
-}
-
 function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => server.bindAsync(address, creds, (err, port) => (err ? reject(err) : resolve(port))));
 }
@@ -63,7 +48,7 @@ function bind(server: grpc.Server, address: string, creds: grpc.ServerCredential
  */
 export async function bindListeners(server: grpc.Server, listeners: HostAddress[], config: DaemonConfig, log: DaemonLogger): Promise<string[]> {
   const unixPaths: string[] = [];
-  const tcpCreds = listeners.some((l) => l.kind === 'tcp') ? await serverCredentials(config) : undefined;
+  const tcpCreds = listeners.some((l) => l.kind === 'tcp') ? await serverCredentials(config, log) : undefined;
   const gid = await lookupGroupId(config.group);
   if (gid === undefined) log.warn(`Group ${config.group} not found, the unix sockets stay in root's group`);
   for (const l of listeners) {
