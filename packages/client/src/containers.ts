@@ -3,8 +3,8 @@ import { methodPath, type ContainerConfig, type HostConfig, type Timestamp } fro
 import * as c from '@isula/protocol/containers';
 import { checkInBand, type IsulaClient } from './client';
 import { ConnectError, DaemonError } from './errors';
-import { frame, FrameDecoder, hostPort } from './transport/grpc-framing';
-import { H2Session, outcome, type H2Stream, type StreamFailure } from './transport/h2-lite';
+import { frame, FrameDecoder } from './transport/grpc-framing';
+import { H2Session, outcome, requestFields, type H2Stream, type StreamFailure } from './transport/h2-lite';
 
 /*
  * The container half of the isulad API (`containers.ContainerService`), as plain functions over an
@@ -252,17 +252,7 @@ function serverStream(client: IsulaClient, path: string, request: Uint8Array, on
     let stream: H2Stream;
     try {
       session = new H2Session(ep);
-      const fields: [string, string][] = [
-        [':method', 'POST'],
-        [':scheme', ep.kind === 'tcp' && ep.tls ? 'https' : 'http'],
-        [':path', path],
-        [':authority', ep.kind === 'unix' ? 'localhost' : hostPort(ep.host, ep.port)],
-        ['content-type', 'application/grpc'],
-        ['te', 'trailers'],
-        ['grpc-accept-encoding', 'identity'],
-        ['user-agent', 'isula-ts'],
-      ];
-      stream = session.request(fields, frame(request));
+      stream = session.request(requestFields(ep, path), frame(request));
     } catch (err) {
       reject(new ConnectError((err as Error).message));
       return;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseHostUri } from '@isula/protocol';
@@ -13,6 +13,10 @@ export interface TlsMaterial {
   verify: boolean;
   /** Name to check the certificate against when it differs from the host dialled. */
   serverName?: string;
+  /** Where `ca` was read from (for error messages). */
+  caPath?: string;
+  /** Common name of the client certificate (sent as `username`, as upstream's client does). */
+  clientName?: string;
 }
 
 export type Endpoint =
@@ -52,15 +56,46 @@ export function optionsFromEnv(opts: ConnectOptions, env: NodeJS.ProcessEnv = pr
   };
 }
 
-function readIfPresent(path: string): Buffer | undefined {
-  try {
-    return readFileSync(path);
-  } catch {
-    return undefined;
+/** A TLS file the options name could not be used; says which and why, never its content. */
+export class TlsFileError extends Error {
+  constructor(
+    readonly path: string,
+    what: string,
+    reason: string,
+  ) {
+    super(`Could not read ${what} "${path}": ${reason}`);
+    this.name = 'TlsFileError';
   }
 }
 
-/** Validates the host like upstream (`unix://<abs>` or `tcp://<ip|localhost>:<port>`) and loads TLS files. */
+function readTlsFile(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new TlsFileError(path, what, code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message);
+  }
+}
+
+/** The client certificate's common name (upstream's client sends it as `username`). */
+function commonName(cert: Buffer): string {
+  try {
+    const { X509Certificate } = require('node:crypto') as typeof import('node:crypto');
+    const subject = new X509Certificate(cert).subject;
+    return /^CN=(.*)$/m.exec(subject)?.[1] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Validates the host like upstream (`unix://<abs>` or `tcp://<ip|localhost>:<port>`) and loads TLS
+ * files, in the spec's client modes: `--tlsverify` with CA, certificate and key (mode 1: the
+ * daemon is checked against the CA, the client shows its certificate), `--tlsverify` with the CA
+ * only (mode 2: no client certificate), or `--tls` alone (encrypted, the daemon not checked). With
+ * --tlsverify the CA must be readable; the certificate and key are used when both exist (explicit
+ * --tlscert/--tlskey must exist). TLS settings are ignored for unix hosts.
+ */
 export function resolveEndpoint(options: ConnectOptions, env: NodeJS.ProcessEnv = process.env): Endpoint {
   const o = optionsFromEnv(options, env);
   const uri = o.host;
@@ -70,12 +105,19 @@ export function resolveEndpoint(options: ConnectOptions, env: NodeJS.ProcessEnv 
   const { host, port } = parsed;
   const endpoint: Endpoint = { kind: 'tcp', uri, host, port };
   if (o.tls) {
-    endpoint.tls = {
-      verify: o.tlsVerify,
-      ca: o.tlsVerify ? readIfPresent(o.tlsCaCert) : undefined,
-      cert: readIfPresent(o.tlsCert),
-      key: readIfPresent(o.tlsKey),
-    };
+    const explicit = options.tlsCert !== undefined || options.tlsKey !== undefined;
+    const withClientCert = explicit || (existsSync(o.tlsCert) && existsSync(o.tlsKey));
+    const tls: TlsMaterial = { verify: o.tlsVerify };
+    if (o.tlsVerify) {
+      tls.ca = readTlsFile(o.tlsCaCert, 'CA certificate');
+      tls.caPath = o.tlsCaCert;
+    }
+    if (withClientCert) {
+      tls.cert = readTlsFile(o.tlsCert, 'client certificate');
+      tls.key = readTlsFile(o.tlsKey, 'client key');
+      tls.clientName = commonName(tls.cert);
+    }
+    endpoint.tls = tls;
   }
   return endpoint;
 }

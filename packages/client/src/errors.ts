@@ -18,6 +18,8 @@ export class ConnectError extends Error {
   constructor(
     readonly detail: string,
     readonly code?: string,
+    /** Set when the TLS handshake failed: the reason in a user's words (wrong CA, expired...). */
+    readonly tlsReason?: string,
   ) {
     super(`Can not connect with server.Is the iSulad daemon running on the host?`);
     this.name = 'ConnectError';

@@ -137,7 +137,7 @@ function makeCerts() {
   // A second, unrelated CA: verification against it must fail.
   openssl('req', '-x509', ...ec, '-keyout', 'other.key', '-out', 'other.pem', '-days', '2', '-subj', '/CN=other CA');
   const f = (n: string) => readFileSync(join(dir, n));
-  return { ca: f('ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key'), otherCa: f('other.pem') };
+  return { ca: f('ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key'), otherCa: f('other.pem'), otherCert: f('other.pem'), otherKey: f('other.key') };
 }
 
 async function freePort(): Promise<number> {
@@ -329,11 +329,31 @@ describe('failures', () => {
     expect((err as ConnectError).code).toBe('ECONNREFUSED');
   });
 
-  it('TLS: a certificate from another CA, or a missing client certificate for mTLS -> ConnectError', async () => {
-    const wrongCa = new GrpcConnection(tlsEp(tlsPort, { ca: certs.otherCa }));
-    expect(await rejection(wrongCa.unary('/test.Test/Echo', Buffer.alloc(0)))).toBeInstanceOf(ConnectError);
-    const noClientCert = new GrpcConnection(tlsEp(mtlsPort, { ca: certs.ca }));
-    expect(await rejection(noClientCert.unary('/test.Test/Echo', Buffer.alloc(0)))).toBeInstanceOf(ConnectError);
+  it('TLS: a certificate from another CA, a missing or foreign client certificate, a name mismatch -> ConnectError with the reason', async () => {
+    const fail = async (ep: Endpoint) => {
+      const err = await rejection(new GrpcConnection(ep).unary('/test.Test/Echo', Buffer.alloc(0)));
+      expect(err).toBeInstanceOf(ConnectError);
+      return (err as ConnectError).tlsReason ?? `(no reason; code ${(err as ConnectError).code}: ${(err as ConnectError).detail})`;
+    };
+    expect(await fail(tlsEp(tlsPort, { ca: certs.otherCa, caPath: '/x/ca.pem' }))).toMatch(/^the daemon's certificate is not signed by the CA in \/x\/ca.pem/);
+    expect(await fail(tlsEp(mtlsPort, { ca: certs.ca }))).toBe('the daemon requires a client certificate (--tlscert and --tlskey, or ISULAD_CERT_PATH)');
+    expect(await fail(tlsEp(mtlsPort, { ca: certs.ca, cert: certs.otherCert, key: certs.otherKey }))).toMatch(/^the daemon (refused|closed the connection after the TLS handshake: it did not accept) the client certificate/);
+    // The server certificate names IP:127.0.0.1 and DNS:localhost only.
+    expect(await fail(tlsEp(tlsPort, { ca: certs.ca, serverName: 'isulad.example' }))).toMatch(/^the daemon's certificate does not name this host: .*isulad\.example/);
+  });
+
+  it('plain tcp against a TLS port says TLS is missing on one side; TLS against a plain port too', async () => {
+    const plain = new GrpcConnection({ kind: 'tcp', uri: `tcp://127.0.0.1:${tlsPort}`, host: '127.0.0.1', port: tlsPort });
+    expect(await rejection(plain.unary('/test.Test/Echo', Buffer.alloc(0)))).toBeInstanceOf(Error);
+    const port = await freePort();
+    const s = net.createServer((c) => {
+      c.on('error', () => undefined);
+      c.once('data', () => c.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    });
+    netServers.push(s);
+    await new Promise<void>((r) => s.listen(port, '127.0.0.1', r));
+    const err = await rejection(new GrpcConnection(tlsEp(port, { ca: certs.ca })).unary('/test.Test/Echo', Buffer.alloc(0)));
+    expect((err as ConnectError).tlsReason).toBe('the daemon does not speak TLS on this port (is it started with --tls?)');
   });
 
   it('not an HTTP/2 server at all -> ConnectError', async () => {

@@ -5,6 +5,7 @@ import { ConnectError, RpcError, GrpcStatus } from '../errors';
 import type { Endpoint } from '../endpoint';
 import { frame, FrameDecoder, statusOf, hostPort, isIpLiteral, type Metadata, type UnaryResult } from './grpc-framing';
 import { HpackDecoder, encodeHeaders, type HeaderField } from './hpack';
+import { tlsFailureReason } from './tls-errors';
 
 export type { Metadata, UnaryResult };
 
@@ -100,6 +101,8 @@ const MAX_HEADER_BLOCK = 1 << 20;
 export interface StreamFailure {
   message: string;
   code?: string;
+  /** The TLS handshake failed: why, in a user's words. */
+  tlsReason?: string;
 }
 
 /** Bytes a streaming request may hold unsent before `write` asks the writer to wait for `onDrain`. */
@@ -260,8 +263,19 @@ export class H2Session {
     }
     if (endpoint.kind === 'tcp') this.socket.setNoDelay(true);
     this.socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    this.socket.on('error', (err: NodeJS.ErrnoException) => this.fail({ message: err.message, code: err.code }));
-    this.socket.on('close', () => this.fail({ message: 'the daemon closed the connection' }));
+    const caPath = endpoint.kind === 'tcp' ? endpoint.tls?.caPath : undefined;
+    this.socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.fail({ message: err.message, code: err.code, tlsReason: this.tls ? tlsFailureReason(err.code, err.message, caPath) : undefined }),
+    );
+    this.socket.on('close', () => {
+      // A TLS daemon that checks client certificates in software (grpc-js, Node) refuses one by
+      // closing right after the handshake, without an alert: nothing of HTTP/2 has come yet.
+      const refusedCert = this.tls && this.ready && !this.gotPeerSettings && endpoint.kind === 'tcp' && endpoint.tls?.cert !== undefined;
+      this.fail({
+        message: 'the daemon closed the connection',
+        tlsReason: refusedCert ? 'the daemon closed the connection after the TLS handshake: it did not accept the client certificate (not signed by its CA, or expired)' : undefined,
+      });
+    });
 
     // Client connection preface (§3.5): the magic, our SETTINGS, and a larger connection window.
     const settings = Buffer.alloc(18);
@@ -800,6 +814,32 @@ export interface GrpcCall {
 }
 
 /**
+ * The request headers of a gRPC call to `ep`. On tcp hosts they also carry `tls_mode` ("1" with a
+ * verified daemon and a client certificate) and `username` (the certificate's CN), as upstream's
+ * client sends them: upstream's daemon reads them; ours takes the user from the verified certificate.
+ */
+export function requestFields(ep: Endpoint, path: string, metadata: Metadata = {}): HeaderField[] {
+  const headers: Record<string, string> = {
+    ':method': 'POST',
+    ':scheme': ep.kind === 'tcp' && ep.tls ? 'https' : 'http',
+    ':path': path,
+    ':authority': ep.kind === 'unix' ? 'localhost' : hostPort(ep.host, ep.port),
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    'grpc-accept-encoding': 'identity',
+    'user-agent': 'isula-ts',
+  };
+  if (ep.kind === 'tcp') {
+    headers.tls_mode = ep.tls?.verify && ep.tls.cert ? '1' : '0';
+    headers.username = ep.tls?.clientName ?? '';
+  }
+  for (const [k, v] of Object.entries(metadata)) headers[k.toLowerCase()] = v;
+  // Pseudo-headers first (§8.1.2.1), whatever the metadata overrode.
+  const entries = Object.entries(headers);
+  return [...entries.filter(([k]) => k.startsWith(':')), ...entries.filter(([k]) => !k.startsWith(':'))];
+}
+
+/**
  * gRPC over H2Session: unary, server-streaming, client-streaming and bidi calls, results and errors
  * (ConnectError when the daemon cannot be reached or never answered; RpcError for a non-OK status,
  * a non-200 HTTP status without gRPC status (UNKNOWN), or a connection lost mid-call (UNAVAILABLE)).
@@ -816,22 +856,7 @@ export class GrpcConnection {
   }
 
   private start(path: string, metadata: Metadata, body: Buffer | undefined): H2Stream {
-    const ep = this.endpoint;
-    const headers: Record<string, string> = {
-      ':method': 'POST',
-      ':scheme': ep.kind === 'tcp' && ep.tls ? 'https' : 'http',
-      ':path': path,
-      ':authority': ep.kind === 'unix' ? 'localhost' : hostPort(ep.host, ep.port),
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      'grpc-accept-encoding': 'identity',
-      'user-agent': 'isula-ts',
-    };
-    for (const [k, v] of Object.entries(metadata)) headers[k.toLowerCase()] = v;
-    // Pseudo-headers first (§8.1.2.1), whatever the metadata overrode.
-    const entries = Object.entries(headers);
-    const fields = [...entries.filter(([k]) => k.startsWith(':')), ...entries.filter(([k]) => !k.startsWith(':'))];
-    return this.open().request(fields, body);
+    return this.open().request(requestFields(this.endpoint, path, metadata), body);
   }
 
   /** One request, one response. Rejects with ConnectError when the daemon cannot be reached. */
@@ -1016,7 +1041,7 @@ export class GrpcConnection {
 /** The error a finished call ends with, or undefined for gRPC OK. */
 export function outcome(stream: H2Stream, failure: StreamFailure | undefined): Error | undefined {
   const headers = stream.headers;
-  if (failure) return headers ? new RpcError(GrpcStatus.UNAVAILABLE, failure.message) : new ConnectError(failure.message, failure.code);
+  if (failure) return headers ? new RpcError(GrpcStatus.UNAVAILABLE, failure.message) : new ConnectError(failure.message, failure.code, failure.tlsReason);
   if (!headers) return new ConnectError('connection closed before the daemon answered');
   const status = statusOf(stream.trailers ?? {}) ?? statusOf(headers);
   const httpStatus = Number(headers[':status']);

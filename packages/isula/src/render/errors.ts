@@ -1,5 +1,5 @@
 import { ArgvError } from '@isula/argv';
-import { ConnectError, DaemonError, GrpcStatus, InvalidHostError, RpcError } from '@isula/client';
+import { ConnectError, DaemonError, GrpcStatus, InvalidHostError, RpcError, TlsFileError } from '@isula/client';
 
 /** A failure the command itself reports (wrong argument count...), with its exit code. */
 export class UsageError extends Error {
@@ -19,7 +19,10 @@ export function describeFailure(err: unknown): { message: string; exitCode: numb
   if (err instanceof ArgvError) return { message: err.message, exitCode: err.exitCode };
   if (err instanceof InvalidHostError) return { message: err.message, exitCode: 125 };
   if (err instanceof UsageError) return { message: err.message, exitCode: err.exitCode };
-  if (err instanceof ConnectError) return { message: CANNOT_CONNECT, exitCode: 1 };
+  if (err instanceof ConnectError) {
+    return { message: err.tlsReason ? `Cannot connect to the iSulad daemon over TLS: ${err.tlsReason}` : CANNOT_CONNECT, exitCode: 1 };
+  }
+  if (err instanceof TlsFileError) return { message: err.message, exitCode: 1 };
   if (err instanceof DaemonError) return { message: `Error response from daemon: ${err.message}`, exitCode: 1 };
   if (err instanceof RpcError) {
     if (err.status === GrpcStatus.UNIMPLEMENTED) {
