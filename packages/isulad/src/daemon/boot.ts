@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, type LoadedConfig } from '../config';
 import { checkFlagHosts } from '../config/flags';
 import { createLogger, DAEMON_LOG_FILE, type LoggerSetup } from '../log/logger';
 import { lookupGroupId } from '../os/groups';
+import { createAuthz } from '../server/authz';
 import { bindBidi, bindServerStream, bindUnary, grpcDefinition } from '../server/grpc-adapter';
 import { bindListeners, removeSockets } from '../server/listeners';
 import { containerCopy } from '../server/services/container-copy';
@@ -128,9 +129,15 @@ export async function runDaemon(args: string[], env: NodeJS.ProcessEnv = process
   let log: LoggerSetup | undefined;
   let engine: Engine | undefined;
   let unixPaths: string[] = [];
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
+  // --authorization-plugin: every call on a tcp listener waits for the plugin's verdict; calls on
+  // the unix sockets (tagged by their listener, see bindListeners) are local and not checked.
+  const authz = config.authorizationPlugin
+    ? createAuthz(config.authorizationPlugin, { env, log: { warn: (obj, msg) => log?.logger.warn(obj, msg) } })
+    : undefined;
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, ...(authz && { interceptors: [authz.interceptor] }) });
   const cleanup = async () => {
     server.forceShutdown();
+    authz?.close();
     await removeSockets(unixPaths);
     await engine?.close().catch(() => undefined);
     pidfile.release();
@@ -143,6 +150,7 @@ export async function runDaemon(args: string[], env: NodeJS.ProcessEnv = process
     log = createLogger(config.logDriver, config.logLevel, config.logOpts, config.logDriver === 'file' ? await existingSize(logFile) : 0);
     const logger = log.logger;
     if (loaded.unknownKeys.length > 0) logger.warn(`Unknown keys in daemon.json ignored: ${loaded.unknownKeys.join(', ')}`);
+    if (authz) logger.info(`Authorization plugin ${config.authorizationPlugin} at ${authz.socketPath}`);
 
     const { base, custom } = tmpdirBase(env, config.graph);
     const tmpdir = await prepareTmpdir(base);

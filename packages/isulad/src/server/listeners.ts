@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ConfigError, type DaemonConfig, type HostAddress } from '../config';
 import type { DaemonLogger } from '../log/logger';
 import { lookupGroupId } from '../os/groups';
+import { localCredentials } from './authz';
 import { serverCredentials } from './tls';
 
 const UNIX_SOCKET_MODE = 0o660;
@@ -57,7 +58,8 @@ export async function bindListeners(server: grpc.Server, listeners: HostAddress[
       // The socket is born with the umask's mode: keep it closed to others from the first instant.
       const old = process.umask(0o117);
       try {
-        await bind(server, `unix://${l.path}`, grpc.ServerCredentials.createInsecure());
+        // Calls on a unix socket are local: the authorization plugin (if any) does not check them.
+        await bind(server, `unix://${l.path}`, localCredentials(grpc.ServerCredentials.createInsecure()));
       } catch (err) {
         throw new ConfigError(`Listen on ${l.uri} failed: ${(err as Error).message}`);
       } finally {
