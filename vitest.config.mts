@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // drive the real binaries. Each project keeps its own settings in its own vitest.config.mts.
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'e2e'],
+    projects: ['packages/*', 'tools/certs', 'e2e'],
     maxWorkers: 2,
   },
 });

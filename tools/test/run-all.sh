@@ -12,5 +12,5 @@ fi
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npx nx run-many -t build --output-style=static
 # Test code is type-checked too (vitest only strips types).
-for cfg in packages/*/tsconfig.tests.json e2e/tsconfig.json; do npx tsc -p "$cfg"; done
+for cfg in packages/*/tsconfig.tests.json tools/certs/tsconfig.tests.json e2e/tsconfig.json; do npx tsc -p "$cfg"; done
 npx vitest run --reporter=default --reporter=./tools/test/summary-reporter.mjs "$@"
