@@ -134,10 +134,15 @@ function makeCerts() {
   writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
   openssl('req', ...ec, '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=isula client');
   openssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.pem', '-days', '2', '-extfile', 'client.ext');
+  // A server certificate from the same CA that expired in 2020 (`openssl ca` takes explicit dates).
+  writeFileSync(join(dir, 'index.txt'), '');
+  writeFileSync(join(dir, 'serial'), '01\n');
+  writeFileSync(join(dir, 'ca.cnf'), '[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\ndefault_md=sha256\npolicy=p\n[p]\ncommonName=supplied\n[ext]\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  openssl('ca', '-batch', '-config', 'ca.cnf', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-in', 'server.csr', '-out', 'expired.pem', '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-extensions', 'ext');
   // A second, unrelated CA: verification against it must fail.
   openssl('req', '-x509', ...ec, '-keyout', 'other.key', '-out', 'other.pem', '-days', '2', '-subj', '/CN=other CA');
   const f = (n: string) => readFileSync(join(dir, n));
-  return { ca: f('ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key'), otherCa: f('other.pem'), otherCert: f('other.pem'), otherKey: f('other.key') };
+  return { ca: f('ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key'), otherCa: f('other.pem'), otherCert: f('other.pem'), otherKey: f('other.key'), expiredCert: f('expired.pem') };
 }
 
 async function freePort(): Promise<number> {
@@ -338,6 +343,9 @@ describe('failures', () => {
     expect(await fail(tlsEp(tlsPort, { ca: certs.otherCa, caPath: '/x/ca.pem' }))).toMatch(/^the daemon's certificate is not signed by the CA in \/x\/ca.pem/);
     expect(await fail(tlsEp(mtlsPort, { ca: certs.ca }))).toBe('the daemon requires a client certificate (--tlscert and --tlskey, or ISULAD_CERT_PATH)');
     expect(await fail(tlsEp(mtlsPort, { ca: certs.ca, cert: certs.otherCert, key: certs.otherKey }))).toMatch(/^the daemon (refused|closed the connection after the TLS handshake: it did not accept) the client certificate/);
+    const expired = await startGrpc('127.0.0.1:0', grpc.ServerCredentials.createSsl(null, [{ cert_chain: certs.expiredCert, private_key: certs.serverKey }], false));
+    servers.push(expired.server);
+    expect(await fail(tlsEp(expired.port, { ca: certs.ca }))).toBe("the daemon's certificate has expired");
     // The server certificate names IP:127.0.0.1 and DNS:localhost only.
     expect(await fail(tlsEp(tlsPort, { ca: certs.ca, serverName: 'isulad.example' }))).toMatch(/^the daemon's certificate does not name this host: .*isulad\.example/);
   });
