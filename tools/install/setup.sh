@@ -247,6 +247,11 @@ install_text "$BIN_DIR/isulad" 0755 <<EOF
 # isulad: daemon of the TypeScript iSulad in $REPO (written by tools/install/setup.sh)
 exec $NODE_BIN -- $ISULAD_JS "\$@"
 EOF
+install_text "$BIN_DIR/isula-certs" 0755 <<EOF
+#!/bin/sh
+# isula-certs: TLS certificates for isulad remote access (tools/certs in $REPO, written by tools/install/setup.sh)
+exec $NODE_BIN -- $REPO/tools/certs/dist/cli.js "\$@"
+EOF
 [ "$(command -v isula)" = "$BIN_DIR/isula" ] || warn "'isula' on PATH is $(command -v isula || echo nothing), not $BIN_DIR/isula"
 ISULA=$BIN_DIR/isula
 

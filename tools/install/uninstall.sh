@@ -70,7 +70,7 @@ if [ -S "$SOCKET" ]; then rm -f "$SOCKET" && info "removed stale $SOCKET"; fi
 if [ -f "$PIDFILE" ] && ! running_pid >/dev/null; then rm -f "$PIDFILE" && info "removed stale $PIDFILE"; fi
 
 echo "==> remove wrappers, unit, image files"
-for w in "$BIN_DIR/isula" "$BIN_DIR/isulad"; do
+for w in "$BIN_DIR/isula" "$BIN_DIR/isulad" "$BIN_DIR/isula-certs"; do
   if [ -e "$w" ]; then
     if grep -q 'written by tools/install/setup.sh' "$w" 2>/dev/null; then
       rm -f "$w" && info "removed $w"
