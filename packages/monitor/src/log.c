@@ -1,7 +1,8 @@
 /*
- * Log drivers. json-file writes Docker's line format and rotates by size; syslog sends one message
- * per record; none drops everything. Records are written synchronously: a slow disk slows the
- * container's output, it never grows our memory.
+ * Log drivers. json-file writes Docker's line format and rotates by size; kubernetes writes the CRI
+ * log format kubelet reads (kubelet rotates it: it renames the file and has us reopen the path);
+ * syslog sends one message per record; none drops everything. Records are written synchronously: a
+ * slow disk slows the container's output, it never grows our memory.
  */
 #define _GNU_SOURCE
 #include "log.h"
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -77,10 +79,58 @@ int syslog_facility_by_name(const char *name)
     return -1;
 }
 
+/* mkdir -p of the directory that holds path, mode 0755. */
+static int make_parent_dirs(const char *path)
+{
+    char dir[PATH_MAX];
+    size_t n = strlen(path);
+    if (n >= sizeof(dir)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(dir, path, n + 1);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL || slash == dir) {
+        return 0;
+    }
+    *slash = '\0';
+    struct stat st;
+    if (stat(dir, &st) == 0) {
+        return 0; /* the usual case: kubelet made the pod's log directory */
+    }
+    for (char *p = dir + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+                return -1;
+            }
+            *p = c;
+            if (c == '\0') {
+                return 0;
+            }
+        }
+    }
+}
+
+/* A new descriptor for cfg.path. kubernetes opens it the way containerd's CRI does (openLogFile):
+ * parent directories made 0755, never through a symlink, 0640. */
+static int open_path(void)
+{
+    int flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC;
+    if (cfg.driver == LOG_DRIVER_KUBERNETES) {
+        if (make_parent_dirs(cfg.path) < 0) {
+            return -1;
+        }
+        flags |= O_NOFOLLOW;
+    }
+    return open(cfg.path, flags, 0640);
+}
+
 static int open_log_file(void)
 {
     struct stat st;
-    log_fd = open(cfg.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    log_fd = open_path();
     if (log_fd < 0) {
         return -1;
     }
@@ -93,6 +143,7 @@ int log_open(const struct log_config *c)
     cfg = *c;
     switch (cfg.driver) {
     case LOG_DRIVER_JSON_FILE:
+    case LOG_DRIVER_KUBERNETES:
         return open_log_file();
     case LOG_DRIVER_SYSLOG:
         openlog(cfg.syslog_tag, LOG_PID | LOG_NDELAY, cfg.syslog_facility);
@@ -114,6 +165,26 @@ void log_close(void)
         closelog();
         syslog_opened = 0;
     }
+}
+
+int log_reopen(void)
+{
+    struct stat st;
+    if (cfg.driver != LOG_DRIVER_JSON_FILE && cfg.driver != LOG_DRIVER_KUBERNETES) {
+        return 0;
+    }
+    /* the new file first: when it cannot be opened, records keep going to the old one */
+    int fd = open_path();
+    if (fd < 0) {
+        return -1;
+    }
+    if (log_fd >= 0) {
+        oflush();
+        close(log_fd);
+    }
+    log_fd = fd;
+    log_size = fstat(log_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    return 0;
 }
 
 /* console.log.(N-2) -> .(N-1) ... console.log -> .1; with max-file 1 the file is truncated in place. */
@@ -237,11 +308,66 @@ static void json_write(const char *stream, const char *text, size_t len)
     log_size += total;
 }
 
+/* writev until everything is written; errors (ENOSPC...) lose the record, never the container */
+static void writev_all(int fd, struct iovec *iov, int cnt)
+{
+    while (cnt > 0) {
+        ssize_t n = writev(fd, iov, cnt);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return;
+        }
+        while (cnt > 0 && (size_t)n >= iov->iov_len) {
+            n -= (ssize_t)iov->iov_len;
+            iov++;
+            cnt--;
+        }
+        if (cnt > 0) {
+            iov->iov_base = (char *)iov->iov_base + n;
+            iov->iov_len -= (size_t)n;
+        }
+    }
+}
+
+/* The CRI log format (kubelet's parseCRILog; containerd's and CRI-O's writers):
+ *   <RFC3339Nano UTC> <stdout|stderr> <F|P> <content>\n
+ * F: a whole line, its '\n' (or "\r\n", as containerd strips it) not in content; P: a piece of a line,
+ * cut where the line buffer filled or where the stream ended without a newline. Raw bytes, no
+ * escaping; one writev per record, so a reader never sees two records interleaved. */
+static void kube_write(const char *stream, const char *text, size_t len)
+{
+    int full = len > 0 && text[len - 1] == '\n';
+    if (full) {
+        len--;
+        if (len > 0 && text[len - 1] == '\r') {
+            len--;
+        }
+    }
+    char hdr[96];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    size_t n = format_time(&now, hdr, sizeof(hdr));
+    int m = snprintf(hdr + n, sizeof(hdr) - n, " %s %c ", stream, full ? 'F' : 'P');
+    n += m > 0 ? (size_t)m : 0;
+
+    if (log_fd < 0 && open_log_file() != 0) {
+        return; /* a failed (re)open: retry on the next record */
+    }
+    struct iovec iov[3] = {{hdr, n}, {(void *)text, len}, {(void *)"\n", 1}};
+    writev_all(log_fd, iov, 3);
+    log_size += n + len + 1;
+}
+
 void log_write(const char *stream, const char *text, size_t len)
 {
     switch (cfg.driver) {
     case LOG_DRIVER_JSON_FILE:
         json_write(stream, text, len);
+        break;
+    case LOG_DRIVER_KUBERNETES:
+        kube_write(stream, text, len);
         break;
     case LOG_DRIVER_SYSLOG:
         /* the line break is syslog's framing, not part of the message */

@@ -36,7 +36,7 @@
 #define DRAIN_QUIET_MS 1000           /* after exit: no output for this long = drained */
 #define CLIENT_FLUSH_MS 5000          /* at the end: give clients this long without progress */
 
-enum { FRAME_STDIN = 0, FRAME_STDOUT = 1, FRAME_STDERR = 2, FRAME_RESIZE = 3, FRAME_EXIT = 4 };
+enum { FRAME_STDIN = 0, FRAME_STDOUT = 1, FRAME_STDERR = 2, FRAME_RESIZE = 3, FRAME_EXIT = 4, FRAME_REOPEN_LOG = 5 };
 
 /* ---- options and paths ---- */
 
@@ -190,6 +190,8 @@ static void parse_args(int argc, char **argv)
                 log_cfg.driver = LOG_DRIVER_SYSLOG;
             } else if (strcmp(optarg, "none") == 0) {
                 log_cfg.driver = LOG_DRIVER_NONE;
+            } else if (strcmp(optarg, "kubernetes") == 0) {
+                log_cfg.driver = LOG_DRIVER_KUBERNETES;
             } else {
                 fail("unknown log driver %s", optarg);
             }
@@ -229,6 +231,8 @@ static void parse_args(int argc, char **argv)
         opt_skip_delete = 1;
     } else if (opt_id == NULL || opt_bundle == NULL || opt_state == NULL || opt_runtime == NULL) {
         usage_fail("--id, --bundle, --state and --runtime are required");
+    } else if (log_cfg.driver == LOG_DRIVER_KUBERNETES && (log_cfg.path == NULL || log_cfg.path[0] == '\0')) {
+        usage_fail("--log-driver kubernetes needs --log-path");
     }
     if (log_cfg.syslog_facility < 0) {
         log_cfg.syslog_facility = syslog_facility_by_name("daemon");
@@ -388,6 +392,7 @@ struct frame {
 struct client {
     int fd;
     int rd_closed; /* peer shut down its writing side: keep sending to it */
+    int control;   /* sent a control frame (reopen log): gets no output, does not end --hold-output */
     struct frame *head, *tail;
     size_t queued;
     unsigned char hdr[5];
@@ -520,13 +525,27 @@ static void broadcast(unsigned char type, const char *data, size_t len)
     hdr[0] = type;
     put_be32(hdr + 1, (uint32_t)len);
     for (size_t i = 0; i < nclients; i++) {
-        client_send(clients[i], hdr, data, len);
+        if (!clients[i]->control) {
+            client_send(clients[i], hdr, data, len);
+        }
     }
+}
+
+/* Clients that receive the output (attach), as opposed to control connections. */
+static size_t output_clients(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < nclients; i++) {
+        if (clients[i]->fd >= 0 && !clients[i]->control) {
+            n++;
+        }
+    }
+    return n;
 }
 
 static long hold_remaining_ms(void)
 {
-    if (!opt_hold || nclients > 0) {
+    if (!opt_hold || output_clients() > 0) {
         return 0;
     }
     struct timespec now;
@@ -623,9 +642,28 @@ static void stdin_shrink(void)
     }
 }
 
+/* Reopen log: the log file's path is opened anew; the answer goes to the asking client only, a
+ * FRAME_REOPEN_LOG frame with an empty payload for success or the error text. */
+static void reopen_log(struct client *c)
+{
+    char msg[PATH_MAX + 128];
+    size_t len = 0;
+    c->control = 1;
+    if (log_reopen() < 0) {
+        int n = snprintf(msg, sizeof(msg), "reopen log %s: %s", log_cfg.path ? log_cfg.path : "", strerror(errno));
+        len = n < 0 ? 0 : ((size_t)n >= sizeof(msg) ? sizeof(msg) - 1 : (size_t)n);
+    }
+    unsigned char hdr[5];
+    hdr[0] = FRAME_REOPEN_LOG;
+    put_be32(hdr + 1, (uint32_t)len);
+    client_send(c, hdr, msg, len);
+}
+
 static void frame_done(struct client *c)
 {
-    if (c->type == FRAME_STDIN && c->frame_len == 0) {
+    if (c->type == FRAME_REOPEN_LOG) {
+        reopen_log(c);
+    } else if (c->type == FRAME_STDIN && c->frame_len == 0) {
         if (!stdin_close_done) { /* the first empty frame closes stdin, later ones are no-ops */
             stdin_close_done = 1;
             stdin_close_pending = 1;
@@ -763,6 +801,9 @@ static void stream_lines(struct stream *s, int final)
     size_t rest = s->len - start;
     if (rest > 0 && (final || (start == 0 && s->len == CHUNK))) { /* one line fills the buffer */
         size_t keep = final ? 0 : utf8_incomplete_tail(s->buf + start, rest);
+        if (!final && keep == 0 && log_cfg.driver == LOG_DRIVER_KUBERNETES && s->buf[start + rest - 1] == '\r') {
+            keep = 1; /* may be the "\r" of a "\r\n" (dropped from an F record), as containerd does */
+        }
         if (keep == rest) {
             keep = 0;
         }

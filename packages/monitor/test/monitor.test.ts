@@ -15,7 +15,7 @@ const BIN = path.join(PKG, 'build', 'isula-monitor');
 const RUNC = '/usr/sbin/runc';
 const BUSYBOX = '/bin/busybox';
 const CGROUP_PARENT = 'isula-monitor-test';
-const APPLETS = ['sh', 'echo', 'cat', 'sleep', 'seq', 'yes', 'head', 'stty', 'printf'];
+const APPLETS = ['sh', 'echo', 'cat', 'sleep', 'seq', 'yes', 'head', 'stty', 'printf', 'tr'];
 
 const canRun = process.getuid?.() === 0 && fs.existsSync(RUNC) && fs.existsSync(BUSYBOX);
 
@@ -24,6 +24,7 @@ const FRAME_STDOUT = 1;
 const FRAME_STDERR = 2;
 const FRAME_RESIZE = 3;
 const FRAME_EXIT = 4;
+const FRAME_REOPEN_LOG = 5;
 
 interface Frame {
   type: number;
@@ -187,6 +188,37 @@ function logLines(file: string): LogLine[] {
 
 const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/;
 
+interface CriRecord {
+  time: string;
+  stream: string;
+  tag: string;
+  content: string;
+}
+
+/** The records of a CRI-format log (`<time> <stream> <F|P> <content>`); every record ends in '\n'. */
+function criRecords(file: string): CriRecord[] {
+  const text = fs.readFileSync(file, 'latin1');
+  if (text === '') return [];
+  expect(text.endsWith('\n')).toBe(true);
+  return text
+    .slice(0, -1)
+    .split('\n')
+    .map((line) => {
+      const m = /^(\S+) (stdout|stderr) ([FP]) (.*)$/s.exec(line);
+      expect(m, line).not.toBeNull();
+      return { time: m![1], stream: m![2], tag: m![3], content: m![4] };
+    });
+}
+
+/** Sends a reopen-log frame on a connection of its own; resolves with the answer's payload. */
+async function reopenLog(m: Monitor): Promise<{ answer: string; frames: Frame[] }> {
+  const c = await AttachClient.connect(m);
+  c.send(FRAME_REOPEN_LOG);
+  await c.waitFor(() => c.frames.some((f) => f.type === FRAME_REOPEN_LOG), 'reopen answer');
+  c.sock.destroy();
+  return { answer: c.frames.find((f) => f.type === FRAME_REOPEN_LOG)!.payload.toString(), frames: c.frames };
+}
+
 function expectExitFile(m: Monitor, code: number): void {
   const text = exitFile(m);
   expect(text).toMatch(/^\d+ \S+\n$/);
@@ -270,6 +302,11 @@ function alive(pid: number): boolean {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A fresh directory under the test's base for log files outside the state dir. */
+function m0dir(): string {
+  return fs.mkdtempSync(path.join(base, 'logs-'));
+}
 
 describe.skipIf(!canRun)('isula-monitor with runc', () => {
   beforeAll(() => {
@@ -527,6 +564,151 @@ describe.skipIf(!canRun)('isula-monitor with runc', () => {
     expect(await monitorExit(m)).toBe(0);
     expect(fs.existsSync(path.join(m.state, 'console.log'))).toBe(false);
   });
+  it('kubernetes driver: CRI records with F tags and nanosecond UTC times, made in a new log directory', async () => {
+    const log = path.join(base, `k8s-${process.pid}-${seq + 1}`, 'ns_pod_uid', 'ctr', '0.log');
+    const m = startMonitor(['sh', '-c', 'echo one; echo "two  spaced\ttab"; echo; echo err >&2; exit 2'], {
+      extra: ['--log-driver', 'kubernetes', '--log-path', log],
+    });
+    await created(m);
+    const before = Date.now();
+    await runcStart(m);
+    expect(await monitorExit(m)).toBe(0);
+    const after = Date.now();
+    expectExitFile(m, 2);
+    expect(fs.statSync(log).mode & 0o777).toBe(0o640);
+    expect(fs.statSync(path.dirname(log)).isDirectory()).toBe(true);
+    expect(fs.existsSync(path.join(m.state, 'console.log'))).toBe(false);
+    const recs = criRecords(log);
+    expect(recs.filter((r) => r.stream === 'stdout').map((r) => [r.tag, r.content])).toEqual([
+      ['F', 'one'],
+      ['F', 'two  spaced\ttab'],
+      ['F', ''],
+    ]);
+    expect(recs.filter((r) => r.stream === 'stderr').map((r) => [r.tag, r.content])).toEqual([['F', 'err']]);
+    for (const r of recs) {
+      expect(r.time).toMatch(RFC3339_NANO);
+      const ms = Date.parse(r.time);
+      expect(ms).toBeGreaterThanOrEqual(before - 1000);
+      expect(ms).toBeLessThanOrEqual(after + 1000);
+    }
+    fs.rmSync(path.dirname(path.dirname(path.dirname(log))), { recursive: true, force: true });
+  });
+
+  it('kubernetes driver: a line longer than the buffer is P records then F; a last line without newline is P', async () => {
+    const log = path.join(m0dir(), 'long.log');
+    const m = startMonitor(['sh', '-c', "yes | tr -d '\\n' | head -c 40000; echo; printf tail; printf 'e\\r\\n' >&2"], {
+      extra: ['--log-driver', 'kubernetes', '--log-path', log],
+    });
+    await created(m);
+    await runcStart(m);
+    expect(await monitorExit(m)).toBe(0);
+    const recs = criRecords(log);
+    const out = recs.filter((r) => r.stream === 'stdout');
+    // the monitor's line buffer is 16 KiB, as containerd's default max_container_log_line_size
+    expect(out.map((r) => [r.tag, r.content.length])).toEqual([
+      ['P', 16384],
+      ['P', 16384],
+      ['F', 40000 - 2 * 16384],
+      ['P', 4],
+    ]);
+    expect(out.slice(0, 3).every((r) => /^y+$/.test(r.content))).toBe(true);
+    expect(out[3].content).toBe('tail');
+    // "\r\n" ends a line like "\n" (containerd drops both)
+    expect(recs.filter((r) => r.stream === 'stderr').map((r) => [r.tag, r.content])).toEqual([['F', 'e']]);
+  });
+
+  it('kubernetes driver with a terminal: everything is stdout, lines without their \\r', async () => {
+    const log = path.join(m0dir(), 'tty.log');
+    const m = startMonitor(['sh', '-c', 'echo tty-line; echo err-line >&2'], {
+      terminal: true,
+      extra: ['--log-driver', 'kubernetes', '--log-path', log],
+    });
+    await created(m);
+    await runcStart(m);
+    expect(await monitorExit(m)).toBe(0);
+    expect(criRecords(log).map((r) => [r.stream, r.tag, r.content])).toEqual([
+      ['stdout', 'F', 'tty-line'],
+      ['stdout', 'F', 'err-line'],
+    ]);
+  });
+
+  it('kubernetes driver needs --log-path', async () => {
+    const m = startMonitor(['true'], { extra: ['--log-driver', 'kubernetes'] });
+    expect(await m.sync).toMatch(/^error usage: --log-driver kubernetes needs --log-path$/);
+    expect(await monitorExit(m)).toBe(1);
+  });
+
+  it('reopens the log on a reopen frame: old records stay in the renamed file, new ones go to the path', async () => {
+    const log = path.join(m0dir(), 'reopen.log');
+    const m = startMonitor(['cat'], { stdin: true, extra: ['--log-driver', 'kubernetes', '--log-path', log] });
+    await created(m);
+    const c = await AttachClient.connect(m);
+    await runcStart(m);
+    c.send(FRAME_STDIN, 'one\n');
+    await c.waitFor(() => c.text(FRAME_STDOUT) === 'one\n', 'first line');
+    fs.renameSync(log, `${log}.1`); // what kubelet's rotation does, before ReopenContainerLog
+    const r = await reopenLog(m);
+    expect(r.answer).toBe('');
+    expect(r.frames.map((f) => f.type)).toEqual([FRAME_REOPEN_LOG]); // a control connection gets no output
+    expect(fs.existsSync(log)).toBe(true);
+    c.send(FRAME_STDIN, 'two\n');
+    await c.waitFor(() => c.text(FRAME_STDOUT) === 'one\ntwo\n', 'second line');
+    // a second rotation, the attach client still streaming
+    fs.renameSync(log, `${log}.2`);
+    expect((await reopenLog(m)).answer).toBe('');
+    c.send(FRAME_STDIN, 'three\n');
+    c.send(FRAME_STDIN);
+    await withTimeout(c.closed, 20_000, 'attach close');
+    expect(c.text(FRAME_STDOUT)).toBe('one\ntwo\nthree\n');
+    expect(c.exitCode()).toBe(0);
+    expect(await monitorExit(m)).toBe(0);
+    expect(criRecords(`${log}.1`).map((x) => x.content)).toEqual(['one']);
+    expect(criRecords(`${log}.2`).map((x) => x.content)).toEqual(['two']);
+    expect(criRecords(log).map((x) => x.content)).toEqual(['three']);
+  });
+
+  it('answers a failed reopen with the error and keeps writing to the old file', async () => {
+    const dir = path.join(m0dir(), 'pod');
+    const log = path.join(dir, '0.log');
+    const m = startMonitor(['cat'], { stdin: true, extra: ['--log-driver', 'kubernetes', '--log-path', log] });
+    await created(m);
+    const c = await AttachClient.connect(m);
+    await runcStart(m);
+    c.send(FRAME_STDIN, 'one\n');
+    await c.waitFor(() => c.text(FRAME_STDOUT) === 'one\n', 'first line');
+    fs.renameSync(dir, `${dir}.old`);
+    fs.writeFileSync(dir, 'not a directory');
+    const r = await reopenLog(m);
+    expect(r.answer).toBe(`reopen log ${log}: Not a directory`);
+    c.send(FRAME_STDIN, 'two\n');
+    c.send(FRAME_STDIN);
+    await withTimeout(c.closed, 20_000, 'attach close');
+    expect(await monitorExit(m)).toBe(0);
+    expect(criRecords(path.join(`${dir}.old`, '0.log')).map((x) => x.content)).toEqual(['one', 'two']);
+  });
+
+  it('reopen with json-file starts a new console.log; with no log file it is acknowledged as done', async () => {
+    const m = startMonitor(['cat'], { stdin: true });
+    await created(m);
+    const c = await AttachClient.connect(m);
+    await runcStart(m);
+    c.send(FRAME_STDIN, 'one\n');
+    await c.waitFor(() => c.text(FRAME_STDOUT) === 'one\n', 'first line');
+    const log = path.join(m.state, 'console.log');
+    fs.renameSync(log, `${log}.moved`);
+    expect((await reopenLog(m)).answer).toBe('');
+    c.send(FRAME_STDIN, 'two\n');
+    c.send(FRAME_STDIN);
+    await withTimeout(c.closed, 20_000, 'attach close');
+    expect(await monitorExit(m)).toBe(0);
+    expect(logLines(`${log}.moved`).map((l) => l.log)).toEqual(['one\n']);
+    expect(logLines(log).map((l) => l.log)).toEqual(['two\n']);
+
+    const n = startMonitor(['sleep', '100'], { extra: ['--log-driver', 'none', '--start'] });
+    await created(n);
+    expect((await reopenLog(n)).answer).toBe('');
+  });
+
   it('exec mode: runs a process in a running container, streams it, and leaves the container alone', async () => {
     const m = startMonitor(['sleep', '100'], { extra: ['--start'] });
     const pid = await created(m);

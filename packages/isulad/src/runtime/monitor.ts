@@ -24,6 +24,12 @@ export interface MonitorLaunch {
   holdOutput: boolean;
   /** No runtime `delete` at exit (no poststop hooks to run): isulad removes the cgroups itself. */
   skipDelete: boolean;
+  /**
+   * The container's log. `driver`: `json-file` (Docker's format at `path`, rotated by `maxSize`/`maxFile`),
+   * `kubernetes` (the CRI log format kubelet reads, at the CRI `log_directory`/`log_path`; never rotated by
+   * the monitor: kubelet renames the file and calls ReopenContainerLog, see `reopenLog`; an empty `path`
+   * means no log, as in containerd), `syslog`, or `none`.
+   */
   log: { driver: string; path: string; maxSize: number; maxFile: number; disabled: boolean; syslogTag?: string; syslogFacility?: string };
   /** Kill everything and fail when create takes longer (daemon `start-timeout`). */
   timeoutMs: number;
@@ -73,7 +79,11 @@ export function monitorArgs(l: MonitorLaunch): string[] {
   if (l.start) args.push('--start');
   if (l.holdOutput) args.push('--hold-output');
   if (l.skipDelete) args.push('--skip-delete');
-  const driver = l.log.disabled ? 'none' : l.log.driver;
+  const driver = l.log.disabled || (l.log.driver === 'kubernetes' && l.log.path === '') ? 'none' : l.log.driver;
+  if (driver === 'kubernetes') {
+    args.push('--log-driver', 'kubernetes', '--log-path', l.log.path);
+    return args;
+  }
   args.push('--log-driver', driver === 'syslog' ? 'syslog' : driver === 'none' ? 'none' : 'json-file');
   if (driver === 'json-file') {
     args.push('--log-path', l.log.path, '--log-max-size', String(l.log.maxSize), '--log-max-file', String(l.log.maxFile));
@@ -199,7 +209,7 @@ export function openFd(path: string, flags: number): Promise<number> {
 }
 
 /** Frame types of attach.sock (PROTOCOL.md). */
-export const Frame = { STDIN: 0, STDOUT: 1, STDERR: 2, RESIZE: 3, EXIT: 4 } as const;
+export const Frame = { STDIN: 0, STDOUT: 1, STDERR: 2, RESIZE: 3, EXIT: 4, REOPEN_LOG: 5 } as const;
 
 export function frame(type: number, payload: Buffer = Buffer.alloc(0)): Buffer {
   const head = Buffer.alloc(5);
@@ -268,6 +278,44 @@ export async function connectAttach(stateDir: string): Promise<Socket> {
   } finally {
     closeCb(dirFd, () => undefined);
   }
+}
+
+/**
+ * Makes the running monitor of `stateDir` open its log file's path anew (CRI ReopenContainerLog, after
+ * kubelet renamed the file to rotate it): a REOPEN_LOG frame on attach.sock, answered by a REOPEN_LOG
+ * frame with an empty payload (done: records from then on go to the new file) or the monitor's error
+ * text (the old file stays in use). Rejects when the monitor is gone (the container is not running),
+ * closes without answering, or does not answer within `timeoutMs`.
+ */
+export async function reopenLog(stateDir: string, timeoutMs = 10_000): Promise<void> {
+  let sock: Socket;
+  try {
+    sock = await connectAttach(stateDir);
+  } catch (err) {
+    throw new RuntimeError(`reopen log: the container's monitor is not running (${(err as Error).message})`);
+  }
+  return new Promise<void>((resolve, reject) => {
+    const decoder = new FrameDecoder();
+    let settled = false;
+    const done = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      sock.destroy();
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = setTimeout(() => done(new RuntimeError('reopen log: the monitor did not answer')), timeoutMs);
+    sock.on('data', (chunk: Buffer) =>
+      decoder.push(chunk, (type, payload) => {
+        if (type !== Frame.REOPEN_LOG) return; // output sent before the monitor knew this was a control connection
+        done(payload.length === 0 ? undefined : new RuntimeError(payload.toString()));
+      }),
+    );
+    sock.on('error', (err) => done(new RuntimeError(`reopen log: ${err.message}`)));
+    sock.on('close', () => done(new RuntimeError('reopen log: the monitor closed the connection (the container exited)')));
+    sock.write(frame(Frame.REOPEN_LOG));
+  });
 }
 
 function connectUnix(path: string): Promise<Socket> {
