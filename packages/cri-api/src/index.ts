@@ -9,6 +9,7 @@ import { describeService, type ServiceDescriptor } from '@isula/protocol';
 import * as cri from './gen/runtime/v1/api';
 
 export { cri };
+export type { DeepPartial } from './gen/runtime/v1/api';
 
 export const RuntimeService: ServiceDescriptor<typeof cri.RuntimeServiceDefinition> = /* @__PURE__ */ describeService(cri.RuntimeServiceDefinition);
 export const ImageService: ServiceDescriptor<typeof cri.ImageServiceDefinition> = /* @__PURE__ */ describeService(cri.ImageServiceDefinition);

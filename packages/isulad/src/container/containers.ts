@@ -42,6 +42,10 @@ export interface CreateOptions {
   runtime: string;
   hostConfig: HostConfig;
   config: ContainerConfig;
+  /** Log settings that replace those resolved from the configuration (CRI: the pod's log file). */
+  log?: ContainerRecord['log'];
+  /** Bind-mount hostname, hosts and resolv.conf from this directory instead of writing the container's own (CRI: the sandbox's bundle). */
+  etcDir?: string;
 }
 
 /** What a running container holds in memory: its exit, observed through the monitor. */
@@ -164,7 +168,7 @@ export class Containers {
     const argv = [...entrypoint, ...cmd];
     if (argv.length === 0) throw new ContainerError('No command specified', ErrorCode.INPUT);
     const bundle = join(config.graph, 'engines', rt.name, id);
-    const log = (() => {
+    const log = opts.log ?? (() => {
       try {
         return resolveLogConfig(cfg, opts.hostConfig, config.containerLog, bundle);
       } catch (err) {
@@ -188,6 +192,7 @@ export class Containers {
       volumes: [],
       mounts: [],
       log,
+      ...(opts.etcDir !== undefined && { etcDir: opts.etcDir }),
       state: { ...newState(), creating: true },
     };
     // The row first (it claims the name atomically), flagged as still being created: a crash from
@@ -246,7 +251,7 @@ export class Containers {
 
   /** Writes hostname/hosts/resolv.conf and builds the OCI spec for `rec` over `rootfs`. */
   private async spec(rec: ContainerRecord, rootfs: string) {
-    await writeEtcFiles(rec.bundle, rec.config.Hostname || rec.id.slice(0, 12), rec.hostConfig);
+    if (rec.etcDir === undefined) await writeEtcFiles(rec.bundle, rec.config.Hostname || rec.id.slice(0, 12), rec.hostConfig);
     return buildSpec(this.specInput(rec, rec.hostConfig, rootfs));
   }
 
@@ -264,9 +269,9 @@ export class Containers {
       imageId: rec.imageId,
       imageName: rec.image,
       mounts: rec.extraMounts ?? [],
-      hostnamePath: join(rec.bundle, 'hostname'),
-      hostsPath: join(rec.bundle, 'hosts'),
-      resolvConfPath: join(rec.bundle, 'resolv.conf'),
+      hostnamePath: join(rec.etcDir ?? rec.bundle, 'hostname'),
+      hostsPath: join(rec.etcDir ?? rec.bundle, 'hosts'),
+      resolvConfPath: join(rec.etcDir ?? rec.bundle, 'resolv.conf'),
       daemon: {
         nativeUmask: config.nativeUmask,
         defaultUlimits: Object.values(config.defaultUlimits),

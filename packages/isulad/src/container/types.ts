@@ -49,6 +49,8 @@ export interface ContainerRecord {
   mounts: Array<{ Type: string; Source: string; Destination: string; RW: boolean; Name?: string; Driver?: string }>;
   /** Binds, volume and tmpfs mounts for the OCI spec, resolved at create. */
   extraMounts?: Array<{ destination: string; type: string; source: string; options: string[] }>;
+  /** Set when hostname, hosts and resolv.conf are another bundle's (a CRI container shares its sandbox's). */
+  etcDir?: string;
   log: { driver: string; path: string; maxSize: number; maxFile: number; disabled: boolean; syslogTag?: string; syslogFacility?: string };
   state: ContainerState;
 }

@@ -10,6 +10,7 @@ import { lookupGroupId } from '../os/groups';
 import { createAuthz } from '../server/authz';
 import { bindBidi, bindServerStream, bindUnary, grpcDefinition } from '../server/grpc-adapter';
 import { bindListeners, removeSockets } from '../server/listeners';
+import { setupCri, type CriSetup } from '../cri';
 import { containerCopy } from '../server/services/container-copy';
 import { containerExec } from '../server/services/container-exec';
 import { containerStdio } from '../server/services/container-stdio';
@@ -128,6 +129,7 @@ export async function runDaemon(args: string[], env: NodeJS.ProcessEnv = process
 
   let log: LoggerSetup | undefined;
   let engine: Engine | undefined;
+  let criSetup: CriSetup | undefined;
   let unixPaths: string[] = [];
   // --authorization-plugin: every call on a tcp listener waits for the plugin's verdict; calls on
   // the unix sockets (tagged by their listener, see bindListeners) are local and not checked.
@@ -138,6 +140,7 @@ export async function runDaemon(args: string[], env: NodeJS.ProcessEnv = process
   const cleanup = async () => {
     server.forceShutdown();
     authz?.close();
+    await criSetup?.close().catch(() => undefined);
     await removeSockets(unixPaths);
     await engine?.close().catch(() => undefined);
     pidfile.release();
@@ -183,9 +186,12 @@ export async function runDaemon(args: string[], env: NodeJS.ProcessEnv = process
     // Registered now so every method answers UNIMPLEMENTED (not "unknown service") until its domain lands.
     server.addService(grpcDefinition(VolumeService), bindUnary(VolumeService, volumeService(engine.volumes), logger));
     server.addService(grpcDefinition(NetworkService), {});
+    // Kubernetes CRI runtime.v1 (RuntimeService, ImageService) on the same listeners, its streaming
+    // server on websocket-server-listening-port, CNI when network-plugin is "cni".
+    criSetup = await setupCri({ server, engine, config, constants: loaded.constants, logger });
 
     unixPaths = await bindListeners(server, loaded.listeners, config, logger);
-    installSignalHandlers(server, unixPaths, pidfile, log, engine);
+    installSignalHandlers(server, unixPaths, pidfile, log, engine, criSetup);
     notifyReady(env);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     logger.info(`iSulad successfully booted in ${seconds.toFixed(3)} s`);
@@ -199,7 +205,7 @@ export async function runDaemon(args: string[], env: NodeJS.ProcessEnv = process
   }
 }
 
-function installSignalHandlers(server: grpc.Server, unixPaths: string[], pidfile: PidFile, log: LoggerSetup, engine: Engine): void {
+function installSignalHandlers(server: grpc.Server, unixPaths: string[], pidfile: PidFile, log: LoggerSetup, engine: Engine, cri: CriSetup): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -207,8 +213,11 @@ function installSignalHandlers(server: grpc.Server, unixPaths: string[], pidfile
     log.logger.info(`Got ${signal}; exiting`);
     notifyStopping();
     const force = setTimeout(() => server.forceShutdown(), SHUTDOWN_GRACE_MS);
+    // Streaming sessions end with the daemon (the containers run on).
+    const streamingClosed = cri.close().catch((err: Error) => log.logger.error(`closing the CRI streaming server: ${err.message}`));
     server.tryShutdown(async () => {
       clearTimeout(force);
+      await streamingClosed;
       await removeSockets(unixPaths);
       await engine.close().catch((err: Error) => log.logger.error(`closing the engine: ${err.message}`));
       pidfile.release();

@@ -21,6 +21,15 @@ export type ServerStreamImpl<S extends ServiceDescriptor> = {
     : never;
 };
 
+/**
+ * The gRPC status of a thrown error: its numeric `grpcCode` when it carries one (CRI answers
+ * NOT_FOUND, UNIMPLEMENTED, DEADLINE_EXCEEDED...), else `fallback`.
+ */
+export function grpcStatusOf(err: unknown, fallback: grpc.status): grpc.status {
+  const code = (err as { grpcCode?: unknown } | null)?.grpcCode;
+  return typeof code === 'number' && Number.isInteger(code) && code > 0 && code <= 16 ? (code as grpc.status) : fallback;
+}
+
 export interface CallLog {
   debug(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
@@ -32,8 +41,9 @@ export function grpcDefinition(svc: ServiceDescriptor): grpc.ServiceDefinition {
 }
 
 /**
- * Binds unary implementations. An exception inside a handler becomes an INTERNAL status with the
- * message (the C client prints it); methods left out answer UNIMPLEMENTED through grpc-js.
+ * Binds unary implementations. An exception inside a handler becomes an INTERNAL status (or its
+ * `grpcCode`, see grpcStatusOf) with the message (the C client prints it); methods left out answer
+ * UNIMPLEMENTED through grpc-js.
  */
 export function bindUnary<S extends ServiceDescriptor>(svc: S, impl: UnaryImpl<S>, log: CallLog): grpc.UntypedServiceImplementation {
   const out: grpc.UntypedServiceImplementation = {};
@@ -46,8 +56,11 @@ export function bindUnary<S extends ServiceDescriptor>(svc: S, impl: UnaryImpl<S
       handler(call.request, { metadata: call.metadata, peer: call.getPeer() }).then(
         (res) => callback(null, m.createResponse(res as DeepPartial<unknown>)),
         (err: unknown) => {
-          log.error({ err, rpc: m.path }, 'rpc failed');
-          callback({ code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : String(err) });
+          const code = grpcStatusOf(err, grpc.status.INTERNAL);
+          // A refusal with its own status (CRI NOT_FOUND for a removed container...) is routine.
+          if (code === grpc.status.INTERNAL) log.error({ err, rpc: m.path }, 'rpc failed');
+          else log.debug({ err, rpc: m.path, code }, 'rpc refused');
+          callback({ code, details: err instanceof Error ? err.message : String(err) });
         },
       );
     }) as grpc.handleUnaryCall<unknown, unknown>;
@@ -85,7 +98,7 @@ export function bindServerStream<S extends ServiceDescriptor>(svc: S, impl: Serv
           trailers.set('cc', String((err as { cc?: number }).cc ?? 5));
           trailers.set('errmsg', message);
           // grpc-js turns an 'error' event into the call's final status (destroy() would hang the client).
-          call.emit('error', Object.assign(new Error(message), { code: grpc.status.UNKNOWN, details: message, metadata: trailers }));
+          call.emit('error', Object.assign(new Error(message), { code: grpcStatusOf(err, grpc.status.UNKNOWN), details: message, metadata: trailers }));
         },
       );
     }) as grpc.handleServerStreamingCall<unknown, unknown>;
