@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { ImageService, RuntimeService, type cri } from '@isula/cri-api';
+import { ImageService, RuntimeService, type cri, type DeepPartial } from '@isula/cri-api';
 import { toGrpcJsServiceDefinition } from '@isula/protocol';
 
 /*
@@ -7,7 +7,7 @@ import { toGrpcJsServiceDefinition } from '@isula/protocol';
  * speaking runtime.v1 (the messages generated from Debian's cri-api package).
  */
 
-type Unary<Req, Res> = (req: Partial<Req>, opts?: { deadlineMs?: number }) => Promise<Res>;
+type Unary<Req, Res> = (req: DeepPartial<Req>, opts?: { deadlineMs?: number }) => Promise<Res>;
 
 export interface CriClient {
   runtime: {

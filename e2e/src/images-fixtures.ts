@@ -34,6 +34,17 @@ export async function busyboxImage(): Promise<{ tar: string; oci: string }> {
   return { tar: join(dir, 'busybox.tar'), oci: join(dir, 'busybox-oci') };
 }
 
+/** Builds (once per run) the pod sandbox image (pause-<arch>:3.0) with tools/images/make-pause.sh. */
+export async function pauseImage(): Promise<{ tar: string }> {
+  const dir = join(FIXTURES, 'pause');
+  if (!existsSync(join(dir, 'pause.tar'))) {
+    mkdirSync(dir, { recursive: true });
+    const r = await run('bash', [join(REPO, 'tools/images/make-pause.sh'), dir], { timeoutMs: 120_000 });
+    if (r.code !== 0) throw new Error(`make-pause.sh failed: ${r.stderr}`);
+  }
+  return { tar: join(dir, 'pause.tar') };
+}
+
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /** A tar of `files` (made by GNU tar from a scratch directory, whiteouts included as empty files). */
