@@ -227,7 +227,7 @@ describe('CRI v1', () => {
     await c.runtime.removePodSandbox({ podSandboxId: pod });
   }, 120_000);
 
-  it('CNI: a bridge network set up inside the daemon\'s private network namespace gives the pod an IP, freed at stop', async () => {
+  it('CNI: a bridge network set up inside the daemon\'s private network namespace gives the pod an IP, kept across a daemon kill -9, freed at stop', async () => {
     const cniDir = `/tmp/ie2e-cni-${process.pid}`;
     mkdirSync(join(cniDir, 'net.d'), { recursive: true });
     writeFileSync(
@@ -242,7 +242,8 @@ describe('CRI v1', () => {
       }),
     );
     try {
-      const { d, c } = await criDaemon({ daemonJson: { 'network-plugin': 'cni', 'cni-conf-dir': join(cniDir, 'net.d'), 'cni-bin-dir': '/usr/lib/cni' } });
+      const { d, c: first } = await criDaemon({ respawn: true, daemonJson: { 'network-plugin': 'cni', 'cni-conf-dir': join(cniDir, 'net.d'), 'cni-bin-dir': '/usr/lib/cni' } });
+      let c = first;
       const st0 = await c.runtime.status({});
       expect((st0.status?.conditions ?? []).find((x) => x.type === 'NetworkReady')?.status).toBe(true);
       const sb = podConfig('cni', d.path('pods', 'cni'));
@@ -257,6 +258,13 @@ describe('CRI v1', () => {
       const ping = await run('nsenter', ['-t', String(d.pid()), '-n', '/bin/busybox', 'ping', '-c', '1', '-W', '2', ip]);
       expect(ping.code, ping.stdout + ping.stderr).toBe(0);
       expect(readdirSync(join(cniDir, 'ipam', 'e2e-net'))).toContain(ip);
+      // kill -9 of the daemon: the pod keeps its IP, and the teardown works from the cached result.
+      const before = d.pid();
+      d.signal('SIGKILL');
+      await waitFor('the daemon back', async () => (d.pid() !== undefined && d.pid() !== before && (await d.isula(['version'])).code === 0 ? true : undefined), 30_000, 100);
+      c = criClient(d.sock);
+      clients.push(c);
+      expect((await c.runtime.podSandboxStatus({ podSandboxId: pod })).status!.network?.ip).toBe(ip);
       await c.runtime.stopPodSandbox({ podSandboxId: pod });
       expect(readdirSync(join(cniDir, 'ipam', 'e2e-net'))).not.toContain(ip);
       await c.runtime.removePodSandbox({ podSandboxId: pod });
