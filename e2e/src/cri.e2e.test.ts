@@ -188,7 +188,7 @@ describe('CRI v1', () => {
     await c.images.removeImage({ image: { image: 'no-such-image:1' } }); // not an error in CRI
   }, 120_000);
 
-  it('streaming: Exec over WebSocket with stdin, with a tty and a resize; PortForward to an httpd in the pod', async () => {
+  it('streaming: Exec over WebSocket with stdin, with a tty and a resize; Attach; PortForward to an httpd in the pod', async () => {
     const { d, c } = await criDaemon();
     const logDir = d.path('pods', 'stream');
     const sb = podConfig('stream', logDir);
@@ -215,6 +215,15 @@ describe('CRI v1', () => {
     const t = await wsSession(d, ['exec', tty.url.replace(/^http/, 'ws'), '', '--resize', '120x40']);
     expect(t.stdout).toMatch(/40 120\r?\n\/dev\/pts\/\d+/);
     expect(t.status).toMatchObject({ status: 'Success' });
+
+    // Attach to a container reading its stdin: what is typed comes back through its output; the
+    // container runs on after the client leaves.
+    const echo = await c.runtime.createContainer({ podSandboxId: pod, config: containerConfig('echo', ['while read l; do echo "got $l"; done'], { stdin: true }), sandboxConfig: sb });
+    await c.runtime.startContainer({ containerId: echo.containerId });
+    const at = await c.runtime.attach({ containerId: echo.containerId, stdin: true, stdout: true, stderr: true });
+    const att = await wsSession(d, ['exec', at.url.replace(/^http/, 'ws'), 'hello attach\n', '--for', '1500']);
+    expect(att.stdout).toBe('got hello attach\n');
+    expect((await c.runtime.containerStatus({ containerId: echo.containerId })).status!.state).toBe(cri.ContainerState.CONTAINER_RUNNING);
 
     // Each URL is good for one session: ask for a new one per try (httpd may still be starting).
     const fwd = await waitFor('httpd answers through the port forward', async () => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // A CRI streaming client for the e2e suite, run inside the daemon's network namespace (the streaming
-// server listens there): `node ws-session.mjs exec URL [STDIN_TEXT] [--resize WxH]` speaks
+// server listens there): `node ws-session.mjs exec URL [STDIN_TEXT] [--resize WxH] [--for MS]` speaks
 // v5.channel.k8s.io, writes STDIN_TEXT then closes stdin (v5 close frame), and prints one JSON line:
 // {protocol, stdout, stderr, status}. `node ws-session.mjs portforward URL PORT REQUEST_TEXT` speaks
 // v4.channel.k8s.io, sends REQUEST_TEXT on the port's data channel and prints {protocol, data, error}.
@@ -16,6 +16,9 @@ function done(result) {
 if (mode === 'exec') {
   const resizeAt = rest.indexOf('--resize');
   const resize = resizeAt >= 0 ? rest.splice(resizeAt, 2)[1] : undefined;
+  // --for MS: leave after MS (an attach session lasts as long as the container otherwise).
+  const forAt = rest.indexOf('--for');
+  const forMs = forAt >= 0 ? Number(rest.splice(forAt, 2)[1]) : undefined;
   const input = rest[0];
   const ws = new WebSocket(url, ['v5.channel.k8s.io', 'v4.channel.k8s.io']);
   const out = { protocol: '', stdout: '', stderr: '', status: undefined };
@@ -38,6 +41,7 @@ if (mode === 'exec') {
     else if (ch === 2) out.stderr += payload;
     else if (ch === 3 && payload) out.status = JSON.parse(payload);
   });
+  if (forMs !== undefined) setTimeout(() => ws.close(1000), forMs);
   ws.on('close', () => done(out));
   ws.on('error', (err) => done({ ...out, error: err.message }));
 } else if (mode === 'portforward') {
