@@ -475,7 +475,11 @@ export class Containers {
   private async signal(rec: ContainerRecord, rt: OciRuntime, signal: number): Promise<void> {
     const stateDir = this.stateDir(rec);
     await runVerb(rt, stateDir, ['kill', ...(signal === 9 ? ['--all'] : []), rec.id, String(signal)]).catch((err: Error) => {
-      if (!/not running|does not exist|container not found/.test(err.message)) throw new ContainerError(err.message, ErrorCode.RUNTIME);
+      if (/not running|does not exist|container not found/.test(err.message)) return;
+      // The process exited meanwhile and its cgroup went with it (runc then fails on freezer.state):
+      // the signal has nothing left to reach, which is what the caller wanted.
+      if (!processAlive(rec.state.pid)) return;
+      throw new ContainerError(err.message, ErrorCode.RUNTIME);
     });
     if (rec.state.status === 'paused') await runVerb(rt, stateDir, ['resume', rec.id]).catch(() => undefined);
   }
@@ -779,3 +783,13 @@ function exitCodeForStartError(message: string): number {
   return 125;
 }
 
+/** True while `pid` exists (a zombie counts: its exit has not been collected yet). */
+function processAlive(pid: number): boolean {
+  if (!(pid > 0)) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
