@@ -25,6 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { containers, CONTAINER_TARGETS } from './containers.mjs';
+import { criBench, CRI_TARGETS } from './cri.mjs';
 import { execBench, EXEC_TARGETS } from './exec.mjs';
 import { writeOciLayout } from './oci-fixture.mjs';
 
@@ -1413,6 +1414,12 @@ const SECTIONS = {
     explicitOnly: true,
     run: (o, report) => execBench(o, report, ctx),
   },
+  cri: {
+    describe: 'CRI runtime.v1: --pods N (100) pods of one busybox container, created+started then stopped+removed, --concurrency K (10) in flight, through one grpc-js client: isulad vs a private containerd 1.6 (its CRI plugin); wall time, per-RPC latency, engine RSS with the pods up',
+    needsRoot: true,
+    explicitOnly: true,
+    run: (o, report) => criBench(o, report, ctx),
+  },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1421,7 +1428,7 @@ function usage() {
   return [
     'usage: node tools/bench/bench.mjs [section ...] [options]',
     '',
-    'sections (default: all but containers and exec, which install and start docker/podman: name them to run them):',
+    'sections (default: all but containers, exec and cri, which start other engines (containers/exec may install docker/podman): name them to run them):',
     ...Object.entries(SECTIONS).map(([k, s]) => `  ${k.padEnd(12)} ${s.describe}`),
     '',
     'options:',
@@ -1429,6 +1436,8 @@ function usage() {
     '  --warmup N     hyperfine warm-up runs (default 3); the daemon start series discards 1 warm-up start when N > 0',
     '  --idle-ms MS   idle wait before each RSS reading (default 2000)',
     '  --calls N      Version calls between the RSS readings (default 200)',
+    '  --pods N       cri: pods to create and remove per engine (default 100)',
+    '  --concurrency K  cri: pods in flight (default 10)',
     '  --keep-env     run the measured processes with the caller\'s NODE_* variables (default: removed)',
     '  --no-save      do not write tools/bench/results/<timestamp>.json',
     '  --list         list sections',
@@ -1485,6 +1494,8 @@ async function main() {
         warmup: { type: 'string' },
         'idle-ms': { type: 'string' },
         calls: { type: 'string' },
+        pods: { type: 'string' },
+        concurrency: { type: 'string' },
         'no-save': { type: 'boolean' },
         'keep-env': { type: 'boolean' },
         list: { type: 'boolean' },
@@ -1510,6 +1521,8 @@ async function main() {
       warmup: int(values.warmup, 3, 'warmup', 0),
       idleMs: int(values['idle-ms'], 2000, 'idle-ms', 0),
       calls: int(values.calls, 200, 'calls', 1),
+      pods: int(values.pods, 100, 'pods', 1),
+      concurrency: int(values.concurrency, 10, 'concurrency', 1),
       save: !values['no-save'],
       keepEnv: values['keep-env'] === true,
     };
@@ -1536,7 +1549,7 @@ async function main() {
   }
 
   const startedAt = new Date();
-  const result = { startedAt: startedAt.toISOString(), options: o, targets: { ...TARGETS, containers: CONTAINER_TARGETS, exec: EXEC_TARGETS }, meta: meta(), loadBefore: loadavg(), sections: {} };
+  const result = { startedAt: startedAt.toISOString(), options: o, targets: { ...TARGETS, containers: CONTAINER_TARGETS, exec: EXEC_TARGETS, cri: CRI_TARGETS }, meta: meta(), loadBefore: loadavg(), sections: {} };
   const head = [];
   head.push(`isula-ts bench  ${result.startedAt}  sections: ${o.sections.join(', ')}  runs: ${o.runs}`);
   head.push(`host: ${result.meta.cpus} x ${result.meta.cpuModel ?? '?'}, ${result.meta.memTotalMiB} MiB, kernel ${result.meta.kernel}, node ${process.version}, ${result.meta.hyperfine}`);

@@ -133,27 +133,8 @@ export async function containers(o, report, ctx) {
       fail('runc', err);
     }
 
-    // -- dockerd ---------------------------------------------------------------------------------------
-    checkInterrupted();
-    try {
-      await docker.start();
-      res.dockerdReadyMs = docker.readyMs;
-      await must('docker load', docker.args('load', '-i', tar), docker.cliEnv());
-      const v = await sh(docker.args('version', '--format', '{{.Client.Version}} / {{.Server.Version}}'), docker.cliEnv());
-      res.dockerVersion = v.stdout.trim();
-    } catch (err) {
-      fail('docker', err);
-    }
-
-    // -- podman ------------------------------------------------------------------------------------------
-    checkInterrupted();
-    try {
-      podman.setup();
-      await must('podman load', podman.args('load', '-i', tar), podman.cliEnv());
-      res.podmanVersion = (await sh([podman.podman, '--version'], podman.cliEnv())).stdout.trim();
-    } catch (err) {
-      fail('podman', err);
-    }
+    // -- the peers: dockerd and podman, each with the image -----------------------------------------
+    Object.assign(res, await peers.startWithImage(tar, { must, sh, fail, checkInterrupted }));
 
     // -- isulad ------------------------------------------------------------------------------------------
     checkInterrupted();

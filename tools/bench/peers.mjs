@@ -599,6 +599,34 @@ export class Peers {
   }
 
   /**
+   * Starts dockerd and sets podman up, each with the image tarball `tar` loaded. A peer that fails
+   * is reported through `fail(name, err)` and left out; `must(what, argv, env)` runs a command that
+   * has to succeed. Returns what the report shows of the peers.
+   */
+  async startWithImage(tar, { must, sh, fail, checkInterrupted }) {
+    const out = { dockerdReadyMs: undefined, dockerVersion: undefined, podmanVersion: undefined };
+    checkInterrupted();
+    try {
+      await this.docker.start();
+      out.dockerdReadyMs = this.docker.readyMs;
+      await must('docker load', this.docker.args('load', '-i', tar), this.docker.cliEnv());
+      const v = await sh(this.docker.args('version', '--format', '{{.Client.Version}} / {{.Server.Version}}'), this.docker.cliEnv());
+      out.dockerVersion = v.stdout.trim();
+    } catch (err) {
+      fail('docker', err);
+    }
+    checkInterrupted();
+    try {
+      this.podman.setup();
+      await must('podman load', this.podman.args('load', '-i', tar), this.podman.cliEnv());
+      out.podmanVersion = (await sh([this.podman.podman, '--version'], this.podman.cliEnv())).stdout.trim();
+    } catch (err) {
+      fail('podman', err);
+    }
+    return out;
+  }
+
+  /**
    * Stops both peers, unmounts everything below the root, removes it, checks/restores the host.
    * Idempotent; safe to call from a signal handler while a measurement is still running.
    */
