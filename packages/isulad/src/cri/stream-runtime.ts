@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { Containers } from '../container/containers';
 import { execInContainer, rememberSize } from '../container/exec';
 import { bridgeStream } from '../container/stdio';
-import { connectAttach, frame, Frame } from '../runtime/monitor';
+import { sendResize } from '../runtime/monitor';
 import { isRunning, type CriIndex } from './context';
 import { failedPrecondition } from './errors';
 import { containerMeta } from './labels';
@@ -25,21 +25,6 @@ const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox', '/usr/local/bin/
 
 function busybox(): string {
   return BUSYBOX_CANDIDATES.find((p) => existsSync(p)) ?? 'busybox';
-}
-
-/** One resize frame to the monitor behind `dir` (the container's, or one of its execs'). */
-async function sendResize(dir: string, size: TerminalSize): Promise<void> {
-  const payload = Buffer.alloc(4);
-  payload.writeUInt16BE(size.height & 0xffff, 0);
-  payload.writeUInt16BE(size.width & 0xffff, 2);
-  const sock = await connectAttach(dir);
-  await new Promise<void>((resolve) => {
-    sock.once('close', () => resolve());
-    sock.on('error', () => resolve());
-    sock.on('data', () => undefined);
-    sock.end(frame(Frame.RESIZE, payload));
-    setTimeout(() => sock.destroy(), 1000).unref();
-  });
 }
 
 /**
@@ -60,7 +45,7 @@ function pumpResizes(io: SessionIO, dir: string, early?: (size: TerminalSize) =>
       for (let i = 0; i < 400 && !stopped && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 25));
       while (!stopped && latest !== undefined && latest !== sent && existsSync(sock)) {
         const size = latest;
-        await sendResize(dir, size).catch(() => undefined);
+        await sendResize(dir, size.height, size.width).catch(() => undefined);
         sent = size;
       }
     } finally {
@@ -124,7 +109,7 @@ export function criStreamingRuntime(box: Containers, index: CriIndex): Streaming
       const dir = box.stateDir(rec);
       const pump = meta.tty ? pumpResizes(io, dir) : undefined;
       const first = io.resize.current;
-      if (pump && first) await sendResize(dir, first).catch(() => undefined);
+      if (pump && first) await sendResize(dir, first.height, first.width).catch(() => undefined);
       const bridge = await bridgeStream(dir, sessionStdioStream(io), {
         stdin: req.stdin,
         output: req.stdout || req.stderr,

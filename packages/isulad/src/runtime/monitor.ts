@@ -340,3 +340,18 @@ export async function processStartTicks(pid: number): Promise<number> {
     return 0;
   }
 }
+
+/** Sends one resize frame (rows, columns) to the monitor behind `stateDir` and hangs up. */
+export async function sendResize(stateDir: string, rows: number, cols: number): Promise<void> {
+  const payload = Buffer.alloc(4);
+  payload.writeUInt16BE(rows & 0xffff, 0);
+  payload.writeUInt16BE(cols & 0xffff, 2);
+  const sock = await connectAttach(stateDir);
+  await new Promise<void>((resolve) => {
+    sock.once('close', () => resolve());
+    sock.on('error', () => resolve());
+    sock.on('data', () => undefined); // output frames of an attached container: not ours
+    sock.end(frame(Frame.RESIZE, payload));
+    setTimeout(() => sock.destroy(), 1000).unref();
+  });
+}

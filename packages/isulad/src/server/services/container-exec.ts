@@ -4,24 +4,9 @@ import { ErrorCode, type ContainerService } from '@isula/protocol';
 import type { Containers } from '../../container/containers';
 import { ContainerError } from '../../container/errors';
 import { execInContainer, rememberSize, resizeTarget } from '../../container/exec';
-import { connectAttach, frame, Frame } from '../../runtime/monitor';
+import { sendResize } from '../../runtime/monitor';
 import type { UnaryImpl } from '../grpc-adapter';
 import { inBand } from './in-band';
-
-/** Sends one resize frame to the monitor behind `dir` and hangs up. */
-async function sendResize(dir: string, rows: number, cols: number): Promise<void> {
-  const payload = Buffer.alloc(4);
-  payload.writeUInt16BE(rows & 0xffff, 0);
-  payload.writeUInt16BE(cols & 0xffff, 2);
-  const sock = await connectAttach(dir);
-  await new Promise<void>((resolve) => {
-    sock.once('close', () => resolve());
-    sock.on('error', () => resolve());
-    sock.on('data', () => undefined); // output frames of an attached container: not ours
-    sock.end(frame(Frame.RESIZE, payload));
-    setTimeout(() => sock.destroy(), 1000).unref();
-  });
-}
 
 /** containers.ContainerService `Exec` (local FIFOs, unary: the answer carries the exit code) and `Resize`. */
 export function containerExec(box: Containers): UnaryImpl<typeof ContainerService> {
