@@ -28,6 +28,7 @@ import { containers, CONTAINER_TARGETS } from './containers.mjs';
 import { criBench, CRI_TARGETS } from './cri.mjs';
 import { execBench, EXEC_TARGETS } from './exec.mjs';
 import { writeOciLayout } from './oci-fixture.mjs';
+import { stopInNamespace } from './peers.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -454,28 +455,8 @@ class Daemon {
     this.stopped = (async () => {
       const pid = this.nodePid();
       const t0 = epochMs();
-      if (pid !== undefined && !this.exitInfo) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          /* gone */
-        }
-      }
-      const killer = setTimeout(() => {
-        this.killed = true;
-        try {
-          if (pid !== undefined) process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-        try {
-          this.child.kill('SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }, pid === undefined ? 0 : graceMs);
-      await this.exited;
-      clearTimeout(killer);
+      if (this.exitInfo) await this.exited;
+      else await stopInNamespace({ pid, child: this.child, exited: this.exited, graceMs, onKill: () => (this.killed = true) });
       this.stopMs = epochMs() - t0;
       this.leftovers = [this.sock, this.pidfile].filter((p) => existsSync(p)).map((p) => path.basename(p));
       this.log = this.readLog();

@@ -19,13 +19,13 @@
  * side may lag) and the containerd figures still print; a failing containerd is an error.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { HostGuard, mountsUnder, processes, removeDirSafely } from './peers.mjs';
+import { HostGuard, mountsUnder, processes, removeCgroup, removeDirSafely, stopInNamespace } from './peers.mjs';
 
 export const CRI_TARGETS = {
   totalVsContainerd: 0.5, // (create+start + stop+remove) wall time, isulad / containerd
@@ -219,39 +219,9 @@ function cgroupDirsNamed(name) {
   return list(CGROUP_ROOT).map((c) => path.join(CGROUP_ROOT, c, name)).filter((d) => existsSync(d));
 }
 
-/** Kills what is left in a cgroup tree of ours (bottom-up) and rmdirs it; returns the dirs still there. */
+/** Kills what is left in the cgroup trees named `name` (bottom-up) and rmdirs them; returns the dirs still there. */
 function removeCgroupTree(name) {
-  const walk = (d) => {
-    let entries = [];
-    try {
-      entries = readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) if (e.isDirectory()) walk(path.join(d, e.name));
-    for (let i = 0; i < 40; i++) {
-      try {
-        const procs = readFileSync(path.join(d, 'cgroup.procs'), 'utf8').trim();
-        for (const pid of procs.split('\n').filter(Boolean).map(Number)) {
-          try {
-            process.kill(pid, 'SIGKILL');
-          } catch {
-            /* gone */
-          }
-        }
-      } catch {
-        /* no procs file */
-      }
-      try {
-        rmdirSync(d);
-        return;
-      } catch (err) {
-        if (err.code === 'ENOENT') return;
-        spawnSync('sleep', ['0.05']);
-      }
-    }
-  };
-  for (const d of cgroupDirsNamed(name)) walk(d);
+  for (const d of cgroupDirsNamed(name)) removeCgroup(d);
   return cgroupDirsNamed(name);
 }
 
@@ -447,29 +417,7 @@ class ContainerdEngine {
       if (!this.child || this.exitInfo) return this.exitInfo;
       const pid = this.pid();
       const t0 = performance.now();
-      try {
-        if (pid !== undefined) process.kill(pid, 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-      const killer = setTimeout(
-        () => {
-          this.killed = true;
-          try {
-            if (pid !== undefined) process.kill(pid, 'SIGKILL');
-          } catch {
-            /* gone */
-          }
-          try {
-            this.child.kill('SIGKILL');
-          } catch {
-            /* gone */
-          }
-        },
-        pid === undefined ? 0 : graceMs,
-      );
-      await this.exited;
-      clearTimeout(killer);
+      await stopInNamespace({ pid, child: this.child, exited: this.exited, graceMs, onKill: () => (this.killed = true) });
       this.stopMs = performance.now() - t0;
       return this.exitInfo;
     })();

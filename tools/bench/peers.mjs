@@ -273,8 +273,8 @@ function onlyEmptyDirs(p) {
   return readdirSync(p).every((e) => onlyEmptyDirs(path.join(p, e)));
 }
 
-/** rmdir a cgroup tree bottom-up after killing what is still in it. */
-function removeCgroup(dir) {
+/** rmdir a cgroup tree bottom-up after killing what is still in it; true when it is gone. */
+export function removeCgroup(dir) {
   const walk = (d) => {
     let entries = [];
     try {
@@ -688,4 +688,34 @@ export class Peers {
       /* best effort */
     }
   }
+}
+
+/**
+ * Stops a process run under `unshare --fork --kill-child` (`child`): SIGTERM to the engine (`pid`),
+ * then after `graceMs` SIGKILL to it and to unshare, which takes the whole pid namespace down.
+ * `onKill` runs when the grace ran out. Resolves once `exited` has.
+ */
+export async function stopInNamespace({ pid, child, exited, graceMs, onKill }) {
+  const kill = (p, sig) => {
+    try {
+      if (p !== undefined) process.kill(p, sig);
+    } catch {
+      /* gone */
+    }
+  };
+  kill(pid, 'SIGTERM');
+  const killer = setTimeout(
+    () => {
+      onKill?.();
+      kill(pid, 'SIGKILL');
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+    },
+    pid === undefined ? 0 : graceMs,
+  );
+  await exited;
+  clearTimeout(killer);
 }
