@@ -29,8 +29,16 @@ const runtime: StreamingRuntime = {
     return Number(arg ?? 0);
   },
   async attach(_req: AttachRequestInfo, io: SessionIO): Promise<void> {
-    io.stdout?.write('attached\n');
-    if (io.stdin) for await (const chunk of io.stdin) io.stdout?.write(chunk);
+    // Output is written once the client sends: what a container prints before kubectl attach is
+    // reading may not be shown (kubectl says as much: "If you don't see a command prompt...").
+    let first = true;
+    if (io.stdin) {
+      for await (const chunk of io.stdin) {
+        if (first) io.stdout?.write('attached\n');
+        first = false;
+        io.stdout?.write(chunk);
+      }
+    }
   },
   portForward: () => Promise.reject(new Error('not used')),
 };
