@@ -121,6 +121,7 @@ describe('tty', () => {
     const d = await daemonWithBusybox();
     const run = spawnOnPty(d, ['run', '-it', '--name', 'shell', 'busybox', 'sh']);
     await seen(run, '# ');
+    await sleep(300); // ash's cursor-position query at the prompt takes keys typed meanwhile
     run.child.stdin!.write('stty size; echo tty-$((40+2))\r');
     await seen(run, 'tty-42');
     expect(run.out()).toMatch(/30 100\r*\n/);
