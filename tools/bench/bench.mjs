@@ -28,7 +28,7 @@ import { containers, CONTAINER_TARGETS } from './containers.mjs';
 import { criBench, CRI_TARGETS } from './cri.mjs';
 import { execBench, EXEC_TARGETS } from './exec.mjs';
 import { writeOciLayout } from './oci-fixture.mjs';
-import { stopInNamespace } from './peers.mjs';
+import { procCpu, stopInNamespace } from './peers.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -1005,16 +1005,6 @@ class Registry {
   }
 }
 
-/** utime+stime of a process in seconds (from /proc/<pid>/stat, clock ticks of 100 Hz). */
-function cpuSecondsOf(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Runs a command under `bash -c '…; times'` to get its user+system CPU (the children line of bash's
@@ -1148,7 +1138,7 @@ async function images(o, report) {
 
     const isulaPull = async (i, isWarm) => {
       const r = { run: i, warmup: isWarm };
-      const cpu0 = cpuSecondsOf(pid);
+      const cpu0 = procCpu(pid)?.self;
       const hwmReset = resetPeak(pid);
       const sampler = rssSampler(pid);
       const t = epochMs();
@@ -1158,7 +1148,7 @@ async function images(o, report) {
       r.peakRssKiB = s.peakKiB;
       r.samples = s.samples;
       if (hwmReset) r.hwmKiB = memOf(pid).vmHwmKiB;
-      r.daemonCpuSeconds = cpuSecondsOf(pid) - cpu0;
+      r.daemonCpuSeconds = procCpu(pid)?.self - cpu0;
       r.cliCpuSeconds = p.cpuSeconds;
       r.exit = p.code ?? p.signal;
       r.output = lastLines(p.stderr + p.stdout, 4);
@@ -1223,7 +1213,7 @@ async function images(o, report) {
     if (pid !== undefined && alive(pid)) {
       await sleep(o.idleMs);
       res.rssIdleAfter = memOf(pid);
-      res.daemonCpuTotalSeconds = cpuSecondsOf(pid);
+      res.daemonCpuTotalSeconds = procCpu(pid)?.self;
     }
   } catch (err) {
     res.errors.push(err.message);

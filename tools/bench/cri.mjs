@@ -25,7 +25,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { HostGuard, mountsUnder, processes, removeCgroup, removeDirSafely, stopInNamespace } from './peers.mjs';
+import { HostGuard, mountsUnder, processes, procCpu, removeCgroup, removeDirSafely, stopInNamespace } from './peers.mjs';
 
 export const CRI_TARGETS = {
   totalVsContainerd: 0.5, // (create+start + stop+remove) wall time, isulad / containerd
@@ -87,17 +87,6 @@ function memOf(pid) {
   }
 }
 
-/** utime+stime of a process in seconds (100 Hz ticks). */
-function cpuOf(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * CPU seconds of a whole process tree (the engine's namespace: daemon, monitors or shims, runc, the
  * pods' processes), zombies included: utime+stime+cutime+cstime of every process below `root`. A
@@ -107,13 +96,8 @@ function treeCpu(root) {
   const procs = [];
   for (const e of list('/proc')) {
     if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      procs.push({ pid: Number(e), ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100 });
-    } catch {
-      /* gone */
-    }
+    const c = procCpu(Number(e));
+    if (c) procs.push({ pid: Number(e), ppid: c.ppid, cpu: c.self + c.children });
   }
   const set = new Set([root]);
   for (let grew = true; grew; ) {
@@ -765,7 +749,7 @@ export async function criBench(o, report, ctx) {
           const monitors = ns.filter((p) => path.basename(p.argv[0] ?? '') === 'isula-monitor').map((p) => p.pid);
           return { engine: memOf(daemon.nodePid()), monitors: groupMem(monitors) };
         },
-        cpu: () => ({ daemon: cpuOf(daemon.nodePid()), all: treeCpu(daemon.child.pid) }),
+        cpu: () => ({ daemon: procCpu(daemon.nodePid())?.self, all: treeCpu(daemon.child.pid) }),
         root: () => daemon.child.pid,
       };
       log(`isulad: ${o.pods} pods, ${o.concurrency} in flight`);
@@ -825,7 +809,7 @@ export async function criBench(o, report, ctx) {
         sandboxImage,
         logRoot: path.join(root, 'logs', 'containerd'),
         mem: () => ({ engine: memOf(ctrd.pid()), monitors: groupMem(ctrd.shimPids()) }),
-        cpu: () => ({ daemon: cpuOf(ctrd.pid()), all: treeCpu(ctrd.child.pid) }),
+        cpu: () => ({ daemon: procCpu(ctrd.pid())?.self, all: treeCpu(ctrd.child.pid) }),
         root: () => ctrd.child.pid,
       };
       log(`containerd: ${o.pods} pods, ${o.concurrency} in flight`);

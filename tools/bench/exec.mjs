@@ -16,7 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
-import { installPeers, Peers } from './peers.mjs';
+import { installPeers, Peers, procCpu } from './peers.mjs';
 
 export const EXEC_TARGETS = {
   latencyVsDocker: 0.9, // isula exec C true / docker exec C true, medians
@@ -35,18 +35,6 @@ const shortErr = (s, n = 240) => {
   return t.length > n ? `${t.slice(0, n)}…` : t;
 };
 const firstLine = (s) => String(s ?? '').trim().split('\n').filter(Boolean).slice(-1)[0] ?? '';
-
-/** utime+stime (self) and cutime+cstime (reaped children) of a process, in seconds (100 Hz ticks). */
-function procCpu(pid) {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { self: (Number(f[11]) + Number(f[12])) / 100, children: (Number(f[13]) + Number(f[14])) / 100 };
-  } catch {
-    return undefined;
-  }
-}
 
 /** CPU readings of a { name: pid } map. */
 function cpuSnapshot(pids) {

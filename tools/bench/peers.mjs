@@ -719,3 +719,18 @@ export async function stopInNamespace({ pid, child, exited, graceMs, onKill }) {
   await exited;
   clearTimeout(killer);
 }
+
+/**
+ * CPU of one process from /proc/<pid>/stat, in seconds (100 Hz ticks): `self` = utime+stime,
+ * `children` = cutime+cstime (what it reaped), and its `ppid`; undefined once it is gone.
+ */
+export function procCpu(pid) {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { self: (Number(f[11]) + Number(f[12])) / 100, children: (Number(f[13]) + Number(f[14])) / 100, ppid: Number(f[1]) };
+  } catch {
+    return undefined;
+  }
+}
